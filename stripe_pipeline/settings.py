@@ -1,0 +1,109 @@
+"""The project's configuration: environment variables (and a `.env` file), read when asked for.
+
+Nothing here runs at import time, so tests build settings against temporary paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_CONNECT_BASE = "https://connect.stripe.com"
+# The Stripe API version every request sends; the SDK's own pin, so objects parse as it expects.
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and what to set."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in _TRUE
+
+
+@dataclass(frozen=True)
+class Settings:
+    stripe_client_secret: str = field(default="", repr=False)
+    stripe_client_id: str = ""
+    stripe_webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    connect_enabled: bool = False
+    catalog_write_enabled: bool = False
+    api_base: str = DEFAULT_API_BASE
+    connect_base: str = DEFAULT_CONNECT_BASE
+    data_dir: Path = Path("data")
+    warehouse_path: Path = Path("data/warehouse.duckdb")
+    serving_dir: Path = Path("data/serving")
+    ops_database_url: str = "sqlite:///data/ops.sqlite"
+    app_database_url: str = ""
+    platform_project_id: str = "default"
+    # Requests per second per Stripe account; 0 picks Stripe's own limit for the key's mode.
+    rate_limit: float = 0.0
+    operator_token: str = field(default="", repr=False)
+    listener_public_url: str = "http://127.0.0.1:8000"
+    dbt_target: str = "duckdb"
+
+    @property
+    def livemode(self) -> bool:
+        return self.stripe_client_secret.startswith(("sk_live_", "rk_live_"))
+
+    @property
+    def requests_per_second(self) -> float:
+        """Stripe allows 100 requests/s per account in live mode and 25 in test mode."""
+        if self.rate_limit > 0:
+            return self.rate_limit
+        return 100.0 if self.livemode else 25.0
+
+    def require_secret_key(self) -> str:
+        if not self.stripe_client_secret:
+            raise ConfigError(
+                "STRIPE_CLIENT_SECRET is not set: put the platform's secret key (sk_test_... or "
+                "sk_live_...) in the environment or in .env"
+            )
+        return self.stripe_client_secret
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = ".env") -> Settings:
+    """Settings from `env` (default: os.environ) over the values of a `.env` file, if present."""
+    values: dict[str, str] = {}
+    if Path(dotenv_path).is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if env is None else env)
+
+    data_dir = Path(values.get("STRIPE_PIPELINE_DATA_DIR") or "data")
+    try:
+        rate_limit = float(values.get("STRIPE_RATE_LIMIT") or 0)
+    except ValueError as exc:
+        raise ConfigError(
+            f"STRIPE_RATE_LIMIT must be a number of requests per second, got {values['STRIPE_RATE_LIMIT']!r}"
+        ) from exc
+    secrets = tuple(s.strip() for s in (values.get("STRIPE_WEBHOOK_SECRET") or "").split(",") if s.strip())
+    return Settings(
+        stripe_client_secret=values.get("STRIPE_CLIENT_SECRET", ""),
+        stripe_client_id=values.get("STRIPE_CLIENT_ID", ""),
+        stripe_webhook_secrets=secrets,
+        connect_enabled=_flag(values.get("STRIPE_CONNECT_ENABLED")),
+        catalog_write_enabled=_flag(values.get("STRIPE_CATALOG_WRITE_ENABLED")),
+        api_base=(values.get("STRIPE_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
+        connect_base=(values.get("STRIPE_CONNECT_BASE") or DEFAULT_CONNECT_BASE).rstrip("/"),
+        data_dir=data_dir,
+        warehouse_path=Path(values.get("WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"),
+        serving_dir=Path(values.get("SERVING_DIR") or data_dir / "serving"),
+        ops_database_url=values.get("OPS_DATABASE_URL") or f"sqlite:///{data_dir / 'ops.sqlite'}",
+        app_database_url=values.get("APP_DATABASE_URL", ""),
+        platform_project_id=values.get("STRIPE_PLATFORM_PROJECT_ID") or "default",
+        rate_limit=rate_limit,
+        operator_token=values.get("OPERATOR_TOKEN", ""),
+        listener_public_url=(values.get("LISTENER_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        dbt_target=values.get("DBT_TARGET") or "duckdb",
+    )

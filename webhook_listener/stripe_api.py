@@ -1,0 +1,26 @@
+"""The listener's Stripe clients, built from settings (never a module-global `stripe.api_key`)."""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+
+from stripe_pipeline.settings import Settings
+
+
+def quiet_stripe_logger() -> None:
+    # The SDK logs request bodies at DEBUG, and at INFO Stripe's OAuth errors, whose
+    # description quotes the authorization code ("has already been used: ac_...").
+    logging.getLogger("stripe").setLevel(logging.WARNING)
+
+
+def stripe_client(settings: Settings, *, retries: int) -> stripe.StripeClient:
+    """`retries`: 0 for the OAuth code exchange (a retried exchange of a code that already worked
+    fails as invalid_grant); more for creates, which carry idempotency keys."""
+    return stripe.StripeClient(
+        settings.require_secret_key(),
+        client_id=settings.stripe_client_id or None,
+        base_addresses={"api": settings.api_base, "connect": settings.connect_base},
+        max_network_retries=retries,
+    )
