@@ -1,0 +1,1414 @@
+"""Deterministic generated data: every object is a pure function of (seed, account, index).
+
+Nothing is materialized per payment: an account of a million charges costs a few kilobytes.
+Each generated type is a `store.Stream` whose `created` is monotonic in its index, so the
+store binary-searches `created` filters and cursors and renders only the page it returns.
+
+Per account (number 0 is the platform, 1..N its connected accounts, then unconnected ones):
+
+* a small catalog (`catalog(seed, account)`): 7 products (one deleted), 12 prices, one-off and recurring, in
+  the account's currency and in others (EUR, GBP, and JPY, the zero-decimal one), one archived
+  product, archived prices, a product and prices without host-app ids;
+* customers (n_charges / 20, at least 3, at most 2,000);
+* `charges` payments over `days` days ending at `end`: payment intent `i`, charge `i`,
+  payment method `i`; about 6 % declined (no balance transaction); a charge in a currency
+  other than the account's settlement currency settles with an `exchange_rate`;
+* refunds: one charge in ten (60 % full, 40 % half), each three days or so after its charge,
+  with its own negative balance transaction;
+* disputes: one charge in forty of those not refunded: a balance transaction of -amount and
+  a 15.00 (or 2000 JPY) fee when opened; ten days later lost, or won with a `dispute_reversal`
+  balance transaction giving the amount and the fee back (as the API's `winning_evidence`
+  does); disputes younger than ten days are still open;
+* invoices for payments of recurring prices, each line with `pricing.price_details`: one line,
+  or, for one invoice in five, 12 period lines (Stripe embeds the first 10 in `lines`, with
+  `has_more`; the rest page from `/v1/invoices/{id}/lines`);
+* the events all of it produced; the API lists only those of the last 30 days.
+
+Host-app ids (what the demo's host-app database holds), for account number `n`:
+`app_project_id = "project-{n}"`, product `p` (0-5): `app_product_id = "product-{n}-{p}"`,
+its price `k`: `app_price_id = "price-{n}-{p}-{k}"` and one SKU per price
+`app_sku_id = "sku-{n}-{p}-{k}"`. Product 5 ("Gift card") and archived price 0-2 have no app id,
+on purpose (the marts must report them as unmapped); product 6 ("Discontinued sample") has an
+app id but was deleted in Stripe (retrieve: `{"id", "object": "product", "deleted": true}`;
+events `product.created` and `product.deleted`). 60 % of the payments of mapped prices carry
+`metadata = {app_project_id, app_price_id, app_sku_id}`; the rest carry none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from stripe_emulator import objects
+from stripe_emulator.store import Account, Stream
+
+if TYPE_CHECKING:
+    from stripe_emulator.store import Store
+
+DAY = 86_400
+MASK = (1 << 64) - 1
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_PAIRS = [a + b for a in _B62 for b in _B62]  # 3844 two-digit chunks
+_PAIR_INDEX = {pair: n for n, pair in enumerate(_PAIRS)}
+
+SETTLEMENT_CURRENCIES = ["usd", "eur", "gbp", "usd"]
+# Value of one major unit in USD: the emulator's fixed exchange rates.
+USD_VALUE = {"usd": 1.0, "eur": 1.08, "gbp": 1.27, "jpy": 0.0067}
+FEE_PERCENT = {"usd": 0.029, "eur": 0.015, "gbp": 0.015, "jpy": 0.036}
+FEE_FIXED = {"usd": 30, "eur": 25, "gbp": 20, "jpy": 0}
+CONVERSION_FEE_PERCENT = 0.02
+DISPUTE_FEE = {"usd": 1500, "eur": 2000, "gbp": 2000, "jpy": 2000}
+FAILURE_PERCENT = 6
+REFUND_STRIDE = 10
+DISPUTE_STRIDE = 40
+REFUND_LAG = 3 * DAY
+DISPUTE_LAG = 2 * DAY
+DISPUTE_DECISION = 10 * DAY
+AVAILABLE_AFTER = 2 * DAY
+METADATA_PERCENT = 60
+MULTI_LINE_EVERY = 5  # invoices (by payment index) billed in many lines
+MULTI_LINE_COUNT = 12
+CUSTOMER_PERCENT = 70
+
+CARDS = [
+    # brand, funding, country, last4, fingerprint
+    ("visa", "credit", "US", "4242", "Xt5EWLLDS7FJjR1c"),
+    ("visa", "debit", "US", "5556", "kQ3yTb9wRj2Lm0Pa"),
+    ("mastercard", "credit", "US", "4444", "Ab8cQ1rT6yUe3WsZ"),
+    ("mastercard", "prepaid", "GB", "5100", "Pq7sLm2Nx4Vb9KcD"),
+    ("amex", "credit", "US", "8431", "Zx1cVb2Nm3As4Df5"),
+    ("visa", "credit", "DE", "3184", "Gh6jKl7Qw8Er9Ty0"),
+    ("visa", "credit", "JP", "0003", "Ui1oP2aS3dF4gH5j"),
+    ("mastercard", "debit", "FR", "8210", "Lk9jH8gF7dS6aQ5w"),
+]
+FIRST_NAMES = [
+    "Jenny",
+    "Akira",
+    "Chloe",
+    "Marek",
+    "Priya",
+    "Tomas",
+    "Amara",
+    "Lena",
+    "Omar",
+    "Yuki",
+]
+LAST_NAMES = ["Rosen", "Tanaka", "Martin", "Novak", "Shah", "Garcia", "Okafor", "Weber", "Haddad"]
+BUSINESS_NAMES = ["Emulator Platform", "Northwind Studio", "Blue Fern Books", "Kumo Labs"]
+
+
+def mix(x: int) -> int:
+    """splitmix64: a fast, well-spread 64-bit hash."""
+    x = (x + 0x9E3779B97F4A7C15) & MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def _b62(n: int, width: int) -> str:
+    if width == 6:
+        return _PAIRS[(n // 14_776_336) % 3844] + _PAIRS[(n // 3844) % 3844] + _PAIRS[n % 3844]
+    out = ""
+    for _ in range(width // 2):
+        n, r = divmod(n, 3844)
+        out = _PAIRS[r] + out
+    return out
+
+
+def account_id(seed: int, number: int) -> str:
+    """The generated id of account `number` (0: the platform)."""
+    h = mix(mix(seed * 7919 + number) ^ 0xACC7)
+    h2 = mix(h)
+    return "acct_1" + (_b62(h, 8) + _b62(h2, 8))[:15]
+
+
+def default_end(now: int | None = None) -> int:
+    """Today 00:00 UTC: generated data is stable for a day and ends before `now`."""
+    now = int(dt.datetime.now(dt.UTC).timestamp()) if now is None else now
+    return now - now % DAY
+
+
+# -- catalog ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogPrice:
+    id: str
+    product_id: str
+    index: int  # k within the product
+    currency: str
+    unit_amount: int
+    interval: str | None  # "month" / "year" for recurring prices
+    active: bool
+    app_price_id: str | None
+    app_sku_id: str | None
+    nickname: str
+    lookup_key: str | None = None  # set on the active recurring prices, as apps often do
+
+
+@dataclass(frozen=True)
+class CatalogProduct:
+    id: str
+    index: int
+    name: str
+    active: bool
+    app_product_id: str | None
+    prices: tuple[CatalogPrice, ...]
+    description: str
+    deleted: bool = False  # deleted in Stripe a day after it was created
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The generated products and prices of one account and their host-app ids."""
+
+    seed: int
+    account_number: int
+    account_id: str
+    app_project_id: str
+    currency: str
+    products: tuple[CatalogProduct, ...]
+
+    @property
+    def prices(self) -> tuple[CatalogPrice, ...]:
+        return tuple(p for product in self.products for p in product.prices)
+
+
+DELETED_PRODUCT = 6
+
+# product index -> (name, description, active, has app id, prices: (currency, base, interval, active))
+_CATALOG_SPEC: list[tuple[str, str, bool, bool, list[tuple[str, int, str | None, bool]]]] = [
+    (
+        "Starter plan",
+        "Everything to get going.",
+        True,
+        True,
+        [("S", 1500, None, True), ("S", 900, "month", True), ("S", 1200, None, False)],
+    ),
+    (
+        "Pro plan",
+        "For growing teams.",
+        True,
+        True,
+        [("S", 4900, "month", True), ("S", 49000, "year", True), ("X", 4500, None, True)],
+    ),
+    (
+        "Team seats",
+        "Per-seat licence.",
+        True,
+        True,
+        [("S", 2000, "month", True), ("gbp", 1800, None, True)],
+    ),
+    (
+        "Tokyo workshop",
+        "One-day workshop in Tokyo.",
+        True,
+        True,
+        [("jpy", 9800, None, True), ("jpy", 3000, None, True)],
+    ),
+    ("Legacy add-on", "No longer sold.", False, True, [("S", 500, None, False)]),
+    (
+        "Gift card",
+        "Created in the Dashboard, not in the app.",
+        True,
+        False,
+        [("S", 2500, None, True)],
+    ),
+    ("Discontinued sample", "Deleted in Stripe; the app still has it.", False, True, []),
+]
+
+
+def settlement_currency(number: int) -> str:
+    return SETTLEMENT_CURRENCIES[number % len(SETTLEMENT_CURRENCIES)]
+
+
+def _account_key(seed: int, number: int) -> int:
+    return mix(seed * 1_000_003 + number)
+
+
+_B62_6 = 62**6
+_ID_MULTIPLIER = 0x2E1F5A3B9D  # odd, large: consecutive indices get unrelated-looking suffixes
+
+
+def _id_salt(seed: int, number: int) -> int:
+    return mix(_account_key(seed, number) ^ 0x1D5) % _B62_6
+
+
+def _gen_id(prefix: str, kind: str, index: int, tag: str, salt: int) -> str:
+    """A generated id: prefix, "_3", kind, 6 index chars, the account tag, 6 hash chars.
+
+    The suffix is a cheap multiplicative hash (ids are rendered by the hundred per page)."""
+    return (
+        f"{prefix}_3{kind}{_b62(index, 6)}{tag}{_b62((index * _ID_MULTIPLIER + salt) % _B62_6, 6)}"
+    )
+
+
+def catalog(seed: int, account: int) -> Catalog:
+    """The products and prices generated for account number `account` (0: the platform)."""
+    acct = account_id(seed, account)
+    tag = acct[-10:]
+    settle = settlement_currency(account)
+    other = "eur" if settle != "eur" else "usd"
+    products = []
+    price_index = 0
+    for p, (name, description, active, mapped, price_specs) in enumerate(_CATALOG_SPEC):
+        product_id = _gen_id("prod", "k", p, tag, _id_salt(seed, account))
+        prices = []
+        for k, (cur, base, interval, price_active) in enumerate(price_specs):
+            currency = settle if cur == "S" else other if cur == "X" else cur
+            bump = mix(seed * 31 + account * 7 + price_index) % 5
+            unit_amount = base + bump * 100
+            price_mapped = mapped and not (p == 0 and k == 2)
+            prices.append(
+                CatalogPrice(
+                    id=_gen_id("price", "k", price_index, tag, _id_salt(seed, account)),
+                    product_id=product_id,
+                    index=k,
+                    currency=currency,
+                    unit_amount=unit_amount,
+                    interval=interval,
+                    active=price_active and active,
+                    app_price_id=f"price-{account}-{p}-{k}" if price_mapped else None,
+                    app_sku_id=f"sku-{account}-{p}-{k}" if price_mapped else None,
+                    nickname=f"{name} {interval + 'ly' if interval else 'one-off'} {currency.upper()}",
+                    lookup_key=(
+                        f"{name.lower().replace(' ', '_')}_{interval}ly"
+                        if interval and price_active and active
+                        else None
+                    ),
+                )
+            )
+            price_index += 1
+        products.append(
+            CatalogProduct(
+                id=product_id,
+                index=p,
+                name=name,
+                active=active,
+                app_product_id=f"product-{account}-{p}" if mapped else None,
+                prices=tuple(prices),
+                description=description,
+                deleted=p == DELETED_PRODUCT,
+            )
+        )
+    return Catalog(seed, account, acct, f"project-{account}", settle, tuple(products))
+
+
+# -- per-payment parameters -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    index: int
+    created: int
+    succeeded: bool
+    price: CatalogPrice
+    quantity: int
+    amount: int
+    currency: str
+    customer: int | None
+    card: int
+    metadata: dict
+    # settlement
+    settle_amount: int
+    exchange_rate: float | None
+    fee: int
+
+
+def exchange_rate(from_currency: str, to_currency: str) -> float | None:
+    """Major units of `to` per major unit of `from`, Stripe's `exchange_rate` (None: same)."""
+    if from_currency == to_currency:
+        return None
+    return round(USD_VALUE[from_currency] / USD_VALUE[to_currency], 6)
+
+
+def convert(amount: int, from_currency: str, to_currency: str, rate: float | None) -> int:
+    if rate is None:
+        return amount
+    major = amount / objects.minor_unit_factor(from_currency)
+    return round(major * rate * objects.minor_unit_factor(to_currency))
+
+
+class AccountGenerator:
+    """Everything generated for one account; streams render objects on demand."""
+
+    def __init__(
+        self,
+        seed: int,
+        number: int,
+        n_charges: int,
+        start: int,
+        end: int,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.seed = seed
+        self.number = number
+        self.n = n_charges
+        self.start = start
+        self.end = end
+        # What changes with time alone, as in Stripe (a balance transaction becoming available,
+        # a dispute being decided), follows this clock; everything else is fixed by `end`.
+        self.clock = clock or (lambda: end)
+        self.span = max(1, end - start)
+        self.catalog = catalog(seed, number)
+        self.account_id = self.catalog.account_id
+        self.tag = self.account_id[-10:]
+        self.settle = self.catalog.currency
+        self.key = _account_key(seed, number)
+        self.connected_account = number != 0
+        self.catalog_created = start - DAY
+        self.n_customers = max(3, min(2000, n_charges // 20))
+        self.customers_created = start - DAY // 2
+        self.sellable = [p for p in self.catalog.prices if p.active]
+        # refunds and disputes: slot r covers charges [r*S, r*S+S); created at the charge
+        # index `r*S + S - 1 + lag`, which keeps `created` monotonic in r and after its charge.
+        per_charge = self.span / max(1, n_charges)
+        self.refund_lag = max(1, math.ceil(REFUND_LAG / per_charge))
+        self.dispute_lag = max(1, math.ceil(DISPUTE_LAG / per_charge))
+        self.n_refunds = max(0, (n_charges - REFUND_STRIDE - self.refund_lag) // REFUND_STRIDE + 1)
+        self.n_disputes = max(
+            0, (n_charges - DISPUTE_STRIDE - self.dispute_lag) // DISPUTE_STRIDE + 1
+        )
+        self._salt = _id_salt(seed, number)
+        # Related objects share an id body, as Stripe's pi_3Abc... and ch_3Abc... do; the body
+        # of index i is computed once for the page that renders its charge, intent and BT.
+        self._core = lru_cache(maxsize=4096)(self._make_core)
+        self._precompute_payments()
+        self.payment = lru_cache(maxsize=8192)(self._payment)
+        self._card_details = [
+            objects.card_details(
+                brand=b,
+                funding=f,
+                country=c,
+                last4=last4,
+                fingerprint=fp,
+                exp_month=1 + n % 12,
+                exp_year=2027 + n % 5,
+            )
+            for n, (b, f, c, last4, fp) in enumerate(CARDS)
+        ]
+        self._customer_ids = [
+            self.gen_id("cus", "u", c) for c in range(min(self.n_customers, 2000))
+        ]
+        self._billing = [self._billing_for(c) for c in range(min(self.n_customers, 2000))]
+        self._guest_billing = [
+            objects.billing_details(name=None, email=None, country=c[2]) for c in CARDS
+        ]
+
+    # -- ids -------------------------------------------------------------------------------
+    def _make_core(self, index: int) -> str:
+        p = _PAIRS
+        h = (index * _ID_MULTIPLIER + self._salt) % _B62_6
+        return (
+            f"{p[(index // 14_776_336) % 3844]}{p[(index // 3844) % 3844]}{p[index % 3844]}"
+            f"{self.tag}{p[h // 14_776_336]}{p[(h // 3844) % 3844]}{p[h % 3844]}"
+        )
+
+    def gen_id(self, prefix: str, kind: str, index: int) -> str:
+        return f"{prefix}_3{kind}{self._core(index)}"
+
+    def charge_created(self, i: int) -> int:
+        # Evenly spread, plus a jitter smaller than the spacing: irregular like real traffic,
+        # and still strictly increasing in i (the lists' binary searches rely on it).
+        base = self.start + (i * self.span) // self._n1
+        return base + (i * 0x9E3779B1 ^ self.key) % self._gap if self._gap > 1 else base
+
+    # -- payments --------------------------------------------------------------------------
+    def _payment(self, i: int) -> Payment:
+        h = mix(self.key ^ (i * 0x2545F4914F6CDD1D))
+        k = h % len(self.sellable)
+        price = self.sellable[k]
+        quantity = 1 + (h >> 8) % 3 if price.interval is None and price.currency != "jpy" else 1
+        customer = None
+        if price.interval is not None or (h >> 16) % 100 < CUSTOMER_PERCENT:
+            customer = (h >> 24) % self.n_customers
+        settle_amount, rate, fee = self._settlement[k][quantity]
+        return Payment(
+            index=i,
+            created=self.charge_created(i),
+            succeeded=(h >> 40) % 100 >= FAILURE_PERCENT,
+            price=price,
+            quantity=quantity,
+            amount=price.unit_amount * quantity,
+            currency=price.currency,
+            customer=customer,
+            card=(h >> 48) % len(CARDS),
+            metadata=self._metadata[k] if (h >> 32) % 100 < METADATA_PERCENT else {},
+            settle_amount=settle_amount,
+            exchange_rate=rate,
+            fee=fee,
+        )
+
+    def _precompute_payments(self) -> None:
+        """Per sellable price: the payment metadata and, per quantity, the settlement."""
+        self._n1 = max(1, self.n)
+        self._gap = self.span // self._n1
+        self._metadata: list[dict] = []
+        self._settlement: list[dict[int, tuple[int, float | None, int]]] = []
+        for price in self.sellable:
+            self._metadata.append(
+                {
+                    "app_price_id": price.app_price_id,
+                    "app_project_id": self.catalog.app_project_id,
+                    "app_sku_id": price.app_sku_id,
+                }
+                if price.app_price_id is not None
+                else {}
+            )
+            table = {}
+            for quantity in (1, 2, 3):
+                amount = price.unit_amount * quantity
+                rate = exchange_rate(price.currency, self.settle)
+                settle_amount = convert(amount, price.currency, self.settle, rate)
+                fee = round(settle_amount * FEE_PERCENT[self.settle]) + FEE_FIXED[self.settle]
+                if rate is not None:
+                    fee += round(settle_amount * CONVERSION_FEE_PERCENT)
+                table[quantity] = (settle_amount, rate, fee)
+            self._settlement.append(table)
+
+    def has_invoice(self, pay: Payment) -> bool:
+        return pay.price.interval is not None and pay.customer is not None
+
+    def refund_index(self, i: int) -> int | None:
+        """The refund of charge i, if it has one."""
+        r = i // REFUND_STRIDE
+        if r >= self.n_refunds or self.refund_charge(r) != i:
+            return None
+        return r if self.payment(i).succeeded else None
+
+    def refund_charge(self, r: int) -> int:
+        return r * REFUND_STRIDE + mix(self.key ^ 0x5EF ^ r) % REFUND_STRIDE
+
+    def refund_created(self, r: int) -> int:
+        return self.charge_created(r * REFUND_STRIDE + REFUND_STRIDE - 1 + self.refund_lag)
+
+    def refund_exists(self, r: int) -> bool:
+        return self.payment(self.refund_charge(r)).succeeded
+
+    def refund_amount(self, r: int) -> int:
+        pay = self.payment(self.refund_charge(r))
+        if mix(self.key ^ 0xF011 ^ r) % 100 < 60:
+            return pay.amount
+        return pay.amount // 2
+
+    def dispute_charge(self, d: int) -> int:
+        return d * DISPUTE_STRIDE + mix(self.key ^ 0xD15 ^ d) % DISPUTE_STRIDE
+
+    def dispute_exists(self, d: int) -> bool:
+        i = self.dispute_charge(d)
+        return self.payment(i).succeeded and self.refund_index(i) is None
+
+    def dispute_index(self, i: int) -> int | None:
+        d = i // DISPUTE_STRIDE
+        if d >= self.n_disputes or self.dispute_charge(d) != i or not self.dispute_exists(d):
+            return None
+        return d
+
+    def dispute_created(self, d: int) -> int:
+        return self.charge_created(d * DISPUTE_STRIDE + DISPUTE_STRIDE - 1 + self.dispute_lag)
+
+    def dispute_closed_at(self, d: int) -> int | None:
+        closed = self.dispute_created(d) + DISPUTE_DECISION
+        return closed if closed <= self.clock() else None
+
+    def dispute_won(self, d: int) -> bool:
+        return mix(self.key ^ 0x3017 ^ d) % 2 == 0
+
+    # -- renderers -------------------------------------------------------------------------
+    def _billing_for(self, c: int) -> dict:
+        first = FIRST_NAMES[c % len(FIRST_NAMES)]
+        last = LAST_NAMES[(c // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        return objects.billing_details(
+            name=f"{first} {last}", email=f"{first}.{last}{c}@example.com".lower(), country="US"
+        )
+
+    def customer_id(self, c: int) -> str:
+        ids = self._customer_ids
+        if c < len(ids):
+            return ids[c]
+        return self.gen_id("cus", "u", c)
+
+    def render_customer(self, c: int) -> dict:
+        billing = self._billing[c] if c < len(self._billing) else self._billing_for(c)
+        return objects.customer(
+            id=self.customer_id(c),
+            created=self.customers_created + c,
+            email=billing["email"],
+            name=billing["name"],
+            invoice_prefix=_b62(mix(self.key ^ c), 8)[:8].upper(),
+            currency=self.settle,
+            metadata={"app_project_id": self.catalog.app_project_id} if c % 3 == 0 else {},
+        )
+
+    def product_deleted_at(self, p: int) -> int | None:
+        return self.catalog_created + DAY if self.catalog.products[p].deleted else None
+
+    def render_product(self, p: int, as_of: int | None = None) -> dict:
+        prod = self.catalog.products[p]
+        deleted_at = self.product_deleted_at(p)
+        if deleted_at is not None and (as_of is None or as_of >= deleted_at):
+            return objects.deleted("product", prod.id)
+        default = next((pr.id for pr in prod.prices if pr.active), None)
+        metadata = {}
+        if prod.app_product_id:
+            metadata = {
+                "app_product_id": prod.app_product_id,
+                "app_project_id": self.catalog.app_project_id,
+            }
+        return objects.product(
+            id=prod.id,
+            name=prod.name,
+            created=self.catalog_created + p * 60,
+            active=prod.active,
+            default_price=default,
+            description=prod.description,
+            metadata=metadata,
+            marketing_features=[{"name": "Email support"}] if p < 3 else [],
+        )
+
+    def render_price(self, k: int) -> dict:
+        pr = self.catalog.prices[k]
+        metadata = {}
+        if pr.app_price_id:
+            metadata = {"app_price_id": pr.app_price_id, "app_sku_id": pr.app_sku_id}
+        return objects.price(
+            id=pr.id,
+            product=pr.product_id,
+            currency=pr.currency,
+            unit_amount=pr.unit_amount,
+            created=self.catalog_created + 30 + k * 60,
+            active=pr.active,
+            recurring={"interval": pr.interval} if pr.interval else None,
+            metadata=metadata,
+            nickname=pr.nickname,
+            lookup_key=pr.lookup_key,
+        )
+
+    def billing(self, pay: Payment) -> dict:
+        if pay.customer is not None and pay.customer < len(self._billing):
+            return self._billing[pay.customer]
+        if pay.customer is not None:
+            return self._billing_for(pay.customer)
+        return self._guest_billing[pay.card]
+
+    def render_charge(self, i: int, as_of: int | None = None) -> dict:
+        pay = self.payment(i)
+        amount_refunded = 0
+        disputed = False
+        if pay.succeeded:
+            r = self.refund_index(i)
+            if r is not None and (as_of is None or self.refund_created(r) <= as_of):
+                amount_refunded = self.refund_amount(r)
+            d = self.dispute_index(i)
+            disputed = d is not None and (as_of is None or self.dispute_created(d) <= as_of)
+        return objects.charge(
+            id=self.gen_id("ch", "c", i),
+            amount=pay.amount,
+            currency=pay.currency,
+            created=pay.created,
+            status="succeeded" if pay.succeeded else "failed",
+            balance_transaction=self.gen_id("txn", "c", i) if pay.succeeded else None,
+            payment_intent=self.gen_id("pi", "c", i),
+            payment_method=self.gen_id("pm", "c", i),
+            customer=self.customer_id(pay.customer) if pay.customer is not None else None,
+            card=self._card_details[pay.card],
+            billing=self.billing(pay),
+            metadata=pay.metadata,
+            description=pay.price.nickname,
+            amount_refunded=amount_refunded,
+            disputed=disputed,
+            failure_code=None if pay.succeeded else "card_declined",
+            failure_message=None if pay.succeeded else objects.DECLINE_MESSAGE,
+            account_tag=self.tag,
+        )
+
+    def render_payment_method(self, i: int) -> dict:
+        pay = self.payment(i)
+        return objects.payment_method_card(
+            id=self.gen_id("pm", "c", i),
+            created=pay.created,
+            card=self._card_details[pay.card],
+            billing=self.billing(pay),
+            customer=self.customer_id(pay.customer) if pay.customer is not None else None,
+        )
+
+    def render_payment_intent(self, i: int, stage: str = "final") -> dict:
+        """stage: "created" (before confirmation) or "final"."""
+        pay = self.payment(i)
+        created_stage = stage == "created"
+        status = "succeeded" if pay.succeeded else "requires_payment_method"
+        error = None
+        if not pay.succeeded and not created_stage:
+            error = objects.card_decline_error(
+                self.gen_id("ch", "c", i), self.render_payment_method(i)
+            )
+        return objects.payment_intent(
+            id=self.gen_id("pi", "c", i),
+            amount=pay.amount,
+            currency=pay.currency,
+            created=pay.created,
+            status="requires_payment_method" if created_stage else status,
+            latest_charge=None if created_stage else self.gen_id("ch", "c", i),
+            payment_method=None
+            if created_stage or not pay.succeeded
+            else self.gen_id("pm", "c", i),
+            customer=self.customer_id(pay.customer) if pay.customer is not None else None,
+            metadata=pay.metadata,
+            description=pay.price.nickname,
+            last_payment_error=error,
+        )
+
+    def _available(self, created: int) -> tuple[int, str]:
+        available_on = created - created % DAY + AVAILABLE_AFTER
+        return available_on, "available" if available_on <= self.clock() else "pending"
+
+    def render_charge_bt(self, i: int) -> dict:
+        pay = self.payment(i)
+        available_on, status = self._available(pay.created)
+        return objects.balance_transaction(
+            id=self.gen_id("txn", "c", i),
+            amount=pay.settle_amount,
+            currency=self.settle,
+            created=pay.created,
+            available_on=available_on,
+            source=self.gen_id("ch", "c", i),
+            type="charge",  # card payments; "payment" is for other methods
+            reporting_category="charge",
+            fee=pay.fee,
+            fee_details=[objects.fee_detail(pay.fee, self.settle)],
+            exchange_rate=pay.exchange_rate,
+            status=status,
+            description=pay.price.nickname,
+        )
+
+    def render_refund(self, r: int) -> dict:
+        i = self.refund_charge(r)
+        pay = self.payment(i)
+        return objects.refund(
+            id=self.gen_id("re", "r", r),
+            amount=self.refund_amount(r),
+            currency=pay.currency,
+            created=self.refund_created(r),
+            charge=self.gen_id("ch", "c", i),
+            payment_intent=self.gen_id("pi", "c", i),
+            balance_transaction=self.gen_id("txn", "r", r),
+            reason="requested_by_customer" if r % 3 else None,
+            metadata={},
+            customer=self.customer_id(pay.customer) if pay.customer is not None else None,
+            payment_method=self.gen_id("pm", "c", i),
+        )
+
+    def render_refund_bt(self, r: int) -> dict:
+        pay = self.payment(self.refund_charge(r))
+        created = self.refund_created(r)
+        amount = -convert(self.refund_amount(r), pay.currency, self.settle, pay.exchange_rate)
+        available_on, status = self._available(created)
+        return objects.balance_transaction(
+            id=self.gen_id("txn", "r", r),
+            amount=amount,
+            currency=self.settle,
+            created=created,
+            available_on=available_on,
+            source=self.gen_id("re", "r", r),
+            type="refund",
+            reporting_category="refund",
+            exchange_rate=pay.exchange_rate,
+            status=status,
+            description="REFUND FOR CHARGE (" + pay.price.nickname + ")",
+        )
+
+    def render_dispute_bt(self, d: int, reversal: bool = False) -> dict:
+        i = self.dispute_charge(d)
+        pay = self.payment(i)
+        amount = convert(pay.amount, pay.currency, self.settle, pay.exchange_rate)
+        charge_id = self.gen_id("ch", "c", i)
+        if reversal:
+            created = self.dispute_created(d) + DISPUTE_DECISION
+            fee, amount, category = -DISPUTE_FEE[self.settle], amount, "dispute_reversal"
+            description = f"Chargeback reversal for {charge_id}"
+            bt_id = self.gen_id("txn", "w", d)
+        else:
+            created = self.dispute_created(d)
+            fee, amount, category = DISPUTE_FEE[self.settle], -amount, "dispute"
+            description = f"Chargeback withdrawal for {charge_id}"
+            bt_id = self.gen_id("txn", "d", d)
+        available_on, status = self._available(created)
+        return objects.balance_transaction(
+            id=bt_id,
+            amount=amount,
+            currency=self.settle,
+            created=created,
+            available_on=available_on,
+            source=self.gen_id("dp", "d", d),
+            type="adjustment",
+            reporting_category=category,
+            fee=fee,
+            fee_details=[
+                objects.fee_detail(fee, self.settle, "Dispute fee" if fee > 0 else "Dispute fee refund")
+            ],
+            exchange_rate=pay.exchange_rate,
+            status=status,
+            description=description,
+        )
+
+    def render_dispute(self, d: int, as_of: int | None = None) -> dict:
+        i = self.dispute_charge(d)
+        pay = self.payment(i)
+        created = self.dispute_created(d)
+        closed_at = self.dispute_closed_at(d)
+        if as_of is not None and closed_at is not None and closed_at > as_of:
+            closed_at = None
+        bts = [self.render_dispute_bt(d)]
+        won = self.dispute_won(d)
+        if closed_at is None:
+            status = "needs_response"
+        elif won:
+            status = "won"
+            bts.append(self.render_dispute_bt(d, reversal=True))
+        else:
+            status = "lost"
+        reasons = ["fraudulent", "product_not_received", "subscription_canceled", "duplicate"]
+        return objects.dispute(
+            id=self.gen_id("dp", "d", d),
+            amount=pay.amount,
+            currency=pay.currency,
+            created=created,
+            charge=self.gen_id("ch", "c", i),
+            payment_intent=self.gen_id("pi", "c", i),
+            status=status,
+            reason=reasons[mix(self.key ^ 0x4EA ^ d) % len(reasons)],
+            balance_transactions=bts,
+            card_brand=CARDS[pay.card][0],
+            due_by=created + 8 * DAY,
+            has_evidence=closed_at is not None,
+        )
+
+    def invoice_lines(self, i: int) -> list[dict]:
+        """One line for the price; one invoice in MULTI_LINE_EVERY bills by period in
+        MULTI_LINE_COUNT lines (more than the 10 Stripe embeds), summing to the same total."""
+        pay = self.payment(i)
+        invoice_id = self.gen_id("in", "i", i)
+        period = (31 if pay.price.interval == "month" else 365) * DAY
+        if i % MULTI_LINE_EVERY:
+            parts = [(pay.amount, pay.quantity, pay.price.unit_amount, pay.created, pay.created + period,
+                      f"{pay.quantity} × {pay.price.nickname}")]  # fmt: skip
+        else:
+            n = MULTI_LINE_COUNT
+            step = period // n
+            share, rest = divmod(pay.amount, n)
+            parts = [
+                (share + (rest if k == n - 1 else 0), 1, share + (rest if k == n - 1 else 0),
+                 pay.created + k * step, pay.created + (k + 1) * step,
+                 f"{pay.price.nickname}, period {k + 1} of {n}")
+                for k in range(n)
+            ]  # fmt: skip
+        return [
+            objects.invoice_line_item(
+                id=self.gen_id("il", "i" if k == 0 else _B62[k], i),
+                invoice=invoice_id,
+                amount=amount,
+                currency=pay.currency,
+                price=pay.price.id,
+                product=pay.price.product_id,
+                unit_amount=unit_amount,
+                quantity=quantity,
+                period_start=start,
+                period_end=end,
+                description=description,
+            )
+            for k, (amount, quantity, unit_amount, start, end, description) in enumerate(parts)
+        ]
+
+    def render_invoice(self, i: int, stage: str = "final") -> dict:
+        pay = self.payment(i)
+        billing = self.billing(pay)
+        status = {"created": "draft", "finalized": "open"}.get(
+            stage, "paid" if pay.succeeded else "open"
+        )
+        return objects.invoice(
+            id=self.gen_id("in", "i", i),
+            customer=self.customer_id(pay.customer),  # type: ignore[arg-type]
+            currency=pay.currency,
+            created=pay.created,
+            lines=self.invoice_lines(i),
+            status=status,
+            customer_email=billing["email"],
+            customer_name=billing["name"],
+            number=f"{self.tag[:8].upper()}-{i + 1:04d}" if status != "draft" else None,
+            account_name=BUSINESS_NAMES[self.number % len(BUSINESS_NAMES)],
+            paid_at=pay.created,
+        )
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+class _GenStream(Stream):
+    prefix = ""
+    kind = ""
+
+    def __init__(self, gen: AccountGenerator, n: int) -> None:
+        self.gen = gen
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def id(self, i: int) -> str:
+        return self.gen.gen_id(self.prefix, self.kind, i)
+
+
+class ChargeStream(_GenStream):
+    object_type, prefix, kind, rank = "charge", "ch", "c", 0
+
+    def created(self, i: int) -> int:
+        return self.gen.charge_created(i)
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_charge(i)
+
+    def field(self, i: int, name: str) -> Any:
+        gen = self.gen
+        if name == "customer":
+            c = gen.payment(i).customer
+            return gen.customer_id(c) if c is not None else None
+        if name == "payment_intent":
+            return gen.gen_id("pi", "c", i)
+        return self.render(i).get(name)
+
+
+class PaymentIntentStream(ChargeStream):
+    object_type, prefix, kind = "payment_intent", "pi", "c"
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_payment_intent(i)
+
+
+class PaymentMethodStream(ChargeStream):
+    object_type, prefix, kind = "payment_method", "pm", "c"
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_payment_method(i)
+
+
+class InvoiceStream(ChargeStream):
+    object_type, prefix, kind = "invoice", "in", "i"
+
+    def exists(self, i: int) -> bool:
+        return self.gen.has_invoice(self.gen.payment(i))
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_invoice(i)
+
+
+class LineItemStream(InvoiceStream):
+    object_type, prefix, kind = "line_item", "il", "i"
+
+    def render(self, i: int) -> dict:
+        return self.gen.invoice_lines(i)[0]
+
+
+class ChargeBTStream(ChargeStream):
+    object_type, prefix, kind, rank = "balance_transaction", "txn", "c", 0
+
+    def exists(self, i: int) -> bool:
+        return self.gen.payment(i).succeeded
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_charge_bt(i)
+
+    def field(self, i: int, name: str) -> Any:
+        if name == "type":
+            return "charge"
+        if name == "source":
+            return self.gen.gen_id("ch", "c", i)
+        return self.render(i).get(name)
+
+
+class RefundStream(_GenStream):
+    object_type, prefix, kind, rank = "refund", "re", "r", 1
+
+    def created(self, i: int) -> int:
+        return self.gen.refund_created(i)
+
+    def exists(self, i: int) -> bool:
+        return self.gen.refund_exists(i)
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_refund(i)
+
+    def field(self, i: int, name: str) -> Any:
+        if name == "charge":
+            return self.gen.gen_id("ch", "c", self.gen.refund_charge(i))
+        if name == "payment_intent":
+            return self.gen.gen_id("pi", "c", self.gen.refund_charge(i))
+        return self.render(i).get(name)
+
+
+class RefundBTStream(RefundStream):
+    object_type, prefix, kind = "balance_transaction", "txn", "r"
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_refund_bt(i)
+
+    def field(self, i: int, name: str) -> Any:
+        if name == "type":
+            return "refund"
+        if name == "source":
+            return self.gen.gen_id("re", "r", i)
+        return self.render(i).get(name)
+
+
+class DisputeStream(_GenStream):
+    object_type, prefix, kind, rank = "dispute", "dp", "d", 2
+
+    def created(self, i: int) -> int:
+        return self.gen.dispute_created(i)
+
+    def exists(self, i: int) -> bool:
+        return self.gen.dispute_exists(i)
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_dispute(i)
+
+    def field(self, i: int, name: str) -> Any:
+        if name == "charge":
+            return self.gen.gen_id("ch", "c", self.gen.dispute_charge(i))
+        if name == "payment_intent":
+            return self.gen.gen_id("pi", "c", self.gen.dispute_charge(i))
+        return self.render(i).get(name)
+
+
+class DisputeBTStream(DisputeStream):
+    object_type, prefix, kind = "balance_transaction", "txn", "d"
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_dispute_bt(i)
+
+    def field(self, i: int, name: str) -> Any:
+        if name == "type":
+            return "adjustment"
+        if name == "source":
+            return self.gen.gen_id("dp", "d", i)
+        return self.render(i).get(name)
+
+
+class DisputeReversalBTStream(DisputeBTStream):
+    kind, rank = "w", 3
+
+    def created(self, i: int) -> int:
+        return self.gen.dispute_created(i) + DISPUTE_DECISION
+
+    def exists(self, i: int) -> bool:
+        gen = self.gen
+        return gen.dispute_exists(i) and gen.dispute_closed_at(i) is not None and gen.dispute_won(i)
+
+    def render(self, i: int) -> dict:
+        return self.gen.render_dispute_bt(i, reversal=True)
+
+
+class CatalogStream(_GenStream):
+    """Products, prices or customers: small, but generated like the rest (ids decode)."""
+
+    rank = 0
+
+    def __init__(self, gen: AccountGenerator, object_type: str) -> None:
+        self.object_type = object_type
+        self.prefix, self.kind, n = {
+            "product": ("prod", "k", len(gen.catalog.products)),
+            "price": ("price", "k", len(gen.catalog.prices)),
+            "customer": ("cus", "u", gen.n_customers),
+        }[object_type]
+        super().__init__(gen, n)
+
+    def created(self, i: int) -> int:
+        gen = self.gen
+        if self.object_type == "product":
+            return gen.catalog_created + i * 60
+        if self.object_type == "price":
+            return gen.catalog_created + 30 + i * 60
+        return gen.customers_created + i
+
+    def render(self, i: int) -> dict:
+        gen = self.gen
+        if self.object_type == "product":
+            return gen.render_product(i)
+        if self.object_type == "price":
+            return gen.render_price(i)
+        return gen.render_customer(i)
+
+
+# Events. Each event stream follows one object stream; event index = object index * K + slot.
+PAYMENT_EVENT_SLOTS = 6
+
+
+class _EventStream(_GenStream):
+    object_type, prefix = "event", "evt"
+    slots = 1
+    event_types: frozenset[str] = frozenset()  # every type this stream can hold
+
+    def __init__(self, gen: AccountGenerator, n_objects: int, store: Store) -> None:
+        super().__init__(gen, n_objects * self.slots)
+        self.store = store
+
+    def lower_bound(self) -> int:
+        return self.bisect_created(self.store.event_floor(), right=False)
+
+    def object_created(self, j: int) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def created(self, i: int) -> int:
+        return self.object_created(i // self.slots)
+
+    def event_type(self, i: int) -> str | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def exists(self, i: int) -> bool:
+        return self.event_type(i) is not None
+
+    def field(self, i: int, name: str) -> Any:
+        if name == "type":
+            return self.event_type(i)
+        return self.render(i).get(name)
+
+    def data(self, i: int) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def render(self, i: int) -> dict:
+        return objects.event(
+            id=self.id(i),
+            type=self.event_type(i),  # type: ignore[arg-type]
+            created=self.created(i),
+            data=self.data(i),
+            account=self.gen.account_id if self.gen.connected_account else None,
+        )
+
+
+class PaymentEventStream(_EventStream):
+    kind, rank, slots = "p", 0, PAYMENT_EVENT_SLOTS
+    event_types = frozenset(
+        [
+            "payment_intent.created",
+            "charge.succeeded",
+            "charge.failed",
+            "payment_intent.succeeded",
+            "payment_intent.payment_failed",
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid",
+            "invoice.payment_failed",
+        ]
+    )
+
+    def object_created(self, j: int) -> int:
+        return self.gen.charge_created(j)
+
+    def event_type(self, i: int) -> str | None:
+        j, slot = divmod(i, self.slots)
+        pay = self.gen.payment(j)
+        if slot == 0:
+            return "payment_intent.created"
+        if slot == 1:
+            return "charge.succeeded" if pay.succeeded else "charge.failed"
+        if slot == 2:
+            return "payment_intent.succeeded" if pay.succeeded else "payment_intent.payment_failed"
+        if not self.gen.has_invoice(pay):
+            return None
+        if slot == 5 and not pay.succeeded:
+            return "invoice.payment_failed"
+        return ("invoice.created", "invoice.finalized", "invoice.paid")[slot - 3]
+
+    def data(self, i: int) -> dict:
+        j, slot = divmod(i, self.slots)
+        gen = self.gen
+        if slot == 0:
+            return {"object": gen.render_payment_intent(j, stage="created")}
+        if slot == 1:
+            return {"object": gen.render_charge(j, as_of=gen.charge_created(j))}
+        if slot == 2:
+            return {"object": gen.render_payment_intent(j)}
+        stage = ("created", "finalized", "final")[slot - 3]
+        data: dict[str, Any] = {"object": gen.render_invoice(j, stage=stage)}
+        if slot == 4:
+            data["previous_attributes"] = {"status": "draft"}
+        elif slot == 5 and gen.payment(j).succeeded:
+            data["previous_attributes"] = {"status": "open"}
+        return data
+
+
+class RefundEventStream(_EventStream):
+    kind, rank, slots = "r", 1, 2
+    event_types = frozenset({"charge.refunded", "refund.created"})
+
+    def object_created(self, j: int) -> int:
+        return self.gen.refund_created(j)
+
+    def event_type(self, i: int) -> str | None:
+        j, slot = divmod(i, self.slots)
+        if not self.gen.refund_exists(j):
+            return None
+        return ("charge.refunded", "refund.created")[slot]
+
+    def data(self, i: int) -> dict:
+        j, slot = divmod(i, self.slots)
+        gen = self.gen
+        if slot == 1:
+            return {"object": gen.render_refund(j)}
+        charge = gen.render_charge(gen.refund_charge(j), as_of=gen.refund_created(j))
+        previous: dict[str, Any] = {"amount_refunded": 0}
+        if charge["refunded"]:
+            previous["refunded"] = False
+        return {"object": charge, "previous_attributes": previous}
+
+
+class DisputeEventStream(_EventStream):
+    kind, rank, slots = "d", 2, 2
+    event_types = frozenset({"charge.dispute.created", "charge.dispute.funds_withdrawn"})
+
+    def object_created(self, j: int) -> int:
+        return self.gen.dispute_created(j)
+
+    def event_type(self, i: int) -> str | None:
+        j, slot = divmod(i, self.slots)
+        if not self.gen.dispute_exists(j):
+            return None
+        return ("charge.dispute.created", "charge.dispute.funds_withdrawn")[slot]
+
+    def data(self, i: int) -> dict:
+        j = i // self.slots
+        return {"object": self.gen.render_dispute(j, as_of=self.gen.dispute_created(j))}
+
+
+class DisputeCloseEventStream(_EventStream):
+    kind, rank, slots = "w", 3, 2
+    event_types = frozenset({"charge.dispute.closed", "charge.dispute.funds_reinstated"})
+
+    def object_created(self, j: int) -> int:
+        return self.gen.dispute_created(j) + DISPUTE_DECISION
+
+    def event_type(self, i: int) -> str | None:
+        j, slot = divmod(i, self.slots)
+        gen = self.gen
+        if not gen.dispute_exists(j) or gen.dispute_closed_at(j) is None:
+            return None
+        if slot == 0:
+            return "charge.dispute.closed"
+        return "charge.dispute.funds_reinstated" if gen.dispute_won(j) else None
+
+    def data(self, i: int) -> dict:
+        j, slot = divmod(i, self.slots)
+        data: dict[str, Any] = {"object": self.gen.render_dispute(j)}
+        if slot == 0:
+            data["previous_attributes"] = {"status": "under_review"}
+        return data
+
+
+class CatalogEventStream(_EventStream):
+    """product.created, price.created, customer.created, in created order."""
+
+    kind, rank, slots = "k", 4, 1
+    event_types = frozenset(
+        {"product.created", "product.deleted", "price.created", "customer.created"}
+    )
+
+    def __init__(self, gen: AccountGenerator, store: Store) -> None:
+        products = range(len(gen.catalog.products))
+        items = [(gen.catalog_created + p * 60, "product", p, "created") for p in products]
+        items += [
+            (deleted_at, "product", p, "deleted")
+            for p in products
+            if (deleted_at := gen.product_deleted_at(p)) is not None
+        ]
+        items += [
+            (gen.catalog_created + 30 + k * 60, "price", k, "created")
+            for k in range(len(gen.catalog.prices))
+        ]
+        items += [
+            (gen.customers_created + c, "customer", c, "created") for c in range(gen.n_customers)
+        ]
+        items.sort()
+        self.items = items
+        super().__init__(gen, len(items), store)
+
+    def object_created(self, j: int) -> int:
+        return self.items[j][0]
+
+    def event_type(self, i: int) -> str | None:
+        _, kind, _, action = self.items[i]
+        return f"{kind}.{action}"
+
+    def data(self, i: int) -> dict:
+        created, kind, j, action = self.items[i]
+        if kind == "product":
+            # product.deleted carries the product as it was just before deletion
+            return {"object": self.gen.render_product(j, as_of=created - 1)}
+        render = {
+            "product": self.gen.render_product,
+            "price": self.gen.render_price,
+            "customer": self.gen.render_customer,
+        }[kind]
+        return {"object": render(j)}
+
+
+# -- wiring ----------------------------------------------------------------------------------
+
+
+def build_account(store: Store, gen: AccountGenerator) -> Account:
+    n = gen.n
+    streams: dict[str, list[Stream]] = {
+        "product": [CatalogStream(gen, "product")],
+        "price": [CatalogStream(gen, "price")],
+        "customer": [CatalogStream(gen, "customer")],
+        "charge": [ChargeStream(gen, n)],
+        "payment_intent": [PaymentIntentStream(gen, n)],
+        "payment_method": [PaymentMethodStream(gen, n)],
+        "invoice": [InvoiceStream(gen, n)],
+        "line_item": [LineItemStream(gen, n)],
+        "refund": [RefundStream(gen, gen.n_refunds)],
+        "dispute": [DisputeStream(gen, gen.n_disputes)],
+        "balance_transaction": [
+            ChargeBTStream(gen, n),
+            RefundBTStream(gen, gen.n_refunds),
+            DisputeBTStream(gen, gen.n_disputes),
+            DisputeReversalBTStream(gen, gen.n_disputes),
+        ],
+        "event": [
+            PaymentEventStream(gen, n, store),
+            RefundEventStream(gen, gen.n_refunds, store),
+            DisputeEventStream(gen, gen.n_disputes, store),
+            DisputeCloseEventStream(gen, gen.n_disputes, store),
+            CatalogEventStream(gen, store),
+        ],
+    }
+    by_prefix_kind: dict[tuple[str, str], Stream] = {}
+    for stream_list in streams.values():
+        for s in stream_list:
+            by_prefix_kind[(s.prefix, s.kind)] = s  # type: ignore[attr-defined]
+    tag = gen.tag
+
+    def decode(object_id: str) -> tuple[Stream, int] | None:
+        prefix, _, body = object_id.partition("_")
+        # body: "3" + kind + 6 index chars + 10 account-tag chars + 6 hash chars
+        if len(body) != 24 or body[0] != "3" or body[8:18] != tag:
+            return None
+        stream = by_prefix_kind.get((prefix, body[1]))
+        if stream is None:
+            return None
+        try:
+            i = (
+                _PAIR_INDEX[body[2:4]] * 14_776_336
+                + _PAIR_INDEX[body[4:6]] * 3844
+                + _PAIR_INDEX[body[6:8]]
+            )
+        except KeyError:
+            return None
+        if i >= len(stream) or stream.id(i) != object_id:
+            return None
+        return stream, i
+
+    obj = objects.account(
+        id=gen.account_id,
+        created=gen.catalog_created - 30 * DAY,
+        country={"usd": "US", "eur": "FR", "gbp": "GB"}.get(gen.settle, "US"),
+        default_currency=gen.settle,
+        email=f"owner+{gen.number}@example.com",
+        business_name=BUSINESS_NAMES[gen.number % len(BUSINESS_NAMES)],
+    )
+    account = Account(store, gen.account_id, obj, streams, decode, default_currency=gen.settle)
+    account.generator = gen
+    return account
+
+
+def populate(store: Store) -> None:
+    """Fill `store` with the platform, its connected accounts and unconnected accounts."""
+    opts = store.options
+    end = opts.end if opts.end is not None else default_end(store.now())
+    start = end - opts.days * DAY
+    total = 1 + opts.accounts + opts.unconnected_accounts
+    for number in range(total):
+        n = opts.charges_by_account.get(number, opts.charges)
+        gen = AccountGenerator(opts.seed, number, n, start, end, clock=store.now)
+        account = build_account(store, gen)
+        store.add_account(account, connected=number <= opts.accounts, platform=number == 0)
+    store.add_api_key(opts.api_key, store.platform_id)
+
+
+# -- live payments ---------------------------------------------------------------------------
+
+
+class LivePayments:
+    """New payments after start-up (`--live-rate`), written like the API writes them."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.count = 0
+
+    def write_one(self) -> dict:
+        acct = self.account
+        store = acct.store
+        gen: AccountGenerator = acct.generator
+        pay = gen.payment(gen.n + self.count)
+        self.count += 1
+        now = store.now()
+        pi_id, ch_id = store.new_id("pi"), store.new_id("ch")
+        pm_id, txn_id = store.new_id("pm"), store.new_id("txn")
+        customer = gen.customer_id(pay.customer) if pay.customer is not None else None
+        available_on = now - now % DAY + AVAILABLE_AFTER
+        pi_created = objects.payment_intent(
+            id=pi_id, amount=pay.amount, currency=pay.currency, created=now,
+            status="requires_payment_method", customer=customer, metadata=pay.metadata,
+            description=pay.price.nickname,
+        )  # fmt: skip
+        acct.put(pi_created)
+        acct.emit_event("payment_intent.created", pi_created)
+        card, billing = gen._card_details[pay.card], gen.billing(pay)
+        if not pay.succeeded:
+            # Declined, as a live integration sees some: no balance transaction.
+            charge = objects.charge(
+                id=ch_id, amount=pay.amount, currency=pay.currency, created=now,
+                status="failed", payment_intent=pi_id, payment_method=pm_id, customer=customer,
+                card=card, billing=billing, metadata=pay.metadata,
+                description=pay.price.nickname, failure_code="card_declined",
+                failure_message=objects.DECLINE_MESSAGE, account_tag=gen.tag,
+            )  # fmt: skip
+            acct.put(charge)
+            acct.emit_event("charge.failed", charge)
+            pm = objects.payment_method_card(pm_id, now, card, billing, customer)
+            pi = {**pi_created, "latest_charge": ch_id,
+                  "last_payment_error": objects.card_decline_error(ch_id, pm)}  # fmt: skip
+            acct.put(pi)
+            acct.emit_event(
+                "payment_intent.payment_failed",
+                pi,
+                previous_attributes={"last_payment_error": None, "latest_charge": None},
+            )
+            return charge
+        bt = objects.balance_transaction(
+            id=txn_id, amount=pay.settle_amount, currency=gen.settle, created=now,
+            available_on=available_on, source=ch_id,
+            type="charge", reporting_category="charge",
+            fee=pay.fee, fee_details=[objects.fee_detail(pay.fee, gen.settle)],
+            exchange_rate=pay.exchange_rate, status="pending", description=pay.price.nickname,
+        )  # fmt: skip
+        acct.put(bt)
+        charge = objects.charge(
+            id=ch_id, amount=pay.amount, currency=pay.currency, created=now,
+            balance_transaction=txn_id, payment_intent=pi_id, payment_method=pm_id,
+            customer=customer, card=card, billing=billing,
+            metadata=pay.metadata, description=pay.price.nickname, account_tag=gen.tag,
+        )  # fmt: skip
+        acct.put(charge)
+        acct.emit_event("charge.succeeded", charge)
+        pi = {**pi_created, "status": "succeeded", "amount_received": pay.amount,
+              "latest_charge": ch_id, "payment_method": pm_id}  # fmt: skip
+        acct.put(pi)
+        acct.emit_event(
+            "payment_intent.succeeded",
+            pi,
+            previous_attributes={"status": "requires_confirmation"},
+        )
+        return charge

@@ -1,0 +1,57 @@
+"""Every field of every object the emulator serves exists on the stripe SDK's typed resource
+class (stripe 16.1, API 2026-10-28.endive): a pipeline built against the SDK meets no field
+Stripe would not send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stripe_emulator.testing import run_emulator
+from tests.conformance import samples
+from tests.conformance.sdk_shapes import resource_class, unknown_fields
+
+EXPECTED_TYPES = {
+    "product",
+    "price",
+    "customer",
+    "payment_intent",
+    "charge",
+    "refund",
+    "dispute",
+    "balance_transaction",
+    "invoice",
+    "line_item",
+    "event",
+    "webhook_endpoint",
+    "account",
+}
+
+
+@pytest.fixture(scope="module")
+def emulated() -> Iterator[dict[str, list[dict[str, Any]]]]:
+    with run_emulator(seed=5, accounts=1, charges=80) as emu:
+        yield samples.collect(emu)
+
+
+def test_samples_cover_every_emulated_type(emulated):
+    assert set(emulated) >= EXPECTED_TYPES
+
+
+@pytest.mark.parametrize("object_type", sorted(EXPECTED_TYPES))
+def test_fields_exist_on_the_sdk_class(emulated, object_type):
+    cls = resource_class(object_type)
+    assert cls is not None, f"the SDK has no class for {object_type!r}"
+    unknown: set[str] = set()
+    for obj in emulated[object_type]:
+        if obj.get("deleted"):
+            continue
+        unknown.update(unknown_fields(obj, cls, cls.__name__))
+    assert not unknown, f"fields the SDK's {cls.__name__} does not know: {sorted(unknown)}"
+
+
+def test_deleted_stubs_are_stripes(emulated):
+    deleted = [o for o in emulated["product"] if o.get("deleted")]
+    assert deleted and all(set(o) == {"id", "object", "deleted"} for o in deleted)
