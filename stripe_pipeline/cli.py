@@ -10,6 +10,11 @@ import sys
 # name -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("stripe_emulator.cli", "serve the local Stripe API emulator"),
+    "listener": ("webhook_listener.cli", "serve the webhook listener (webhooks, Connect OAuth, sync routes)"),
+    "sync": ("stripe_pipeline.sync_cli", "sync Stripe accounts, build the marts and publish them (Dagster assets)"),
+    "publish": ("stripe_pipeline.publish", "publish the marts to the serving DuckDB file and Parquet files"),
+    "demo": ("stripe_pipeline.demo", "run the whole pipeline against the local Stripe emulator"),
+    "connect": ("stripe_pipeline.connect_cli", "print the Stripe Connect OAuth link for a project"),
 }
 
 

@@ -48,6 +48,8 @@ class Settings:
     rate_limit: float = 0.0
     operator_token: str = field(default="", repr=False)
     listener_public_url: str = "http://127.0.0.1:8000"
+    # The listener refuses webhook bodies over this many bytes (Stripe's events are far smaller).
+    webhook_max_body_bytes: int = 512 * 1024
     dbt_target: str = "duckdb"
 
     @property
@@ -71,6 +73,19 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
+
+
+def _positive_int(values: dict[str, str], name: str, default: int) -> int:
+    raw = values.get(name) or ""
+    if not raw:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
+    return number
 
 
 def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = ".env") -> Settings:
@@ -105,5 +120,6 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         rate_limit=rate_limit,
         operator_token=values.get("OPERATOR_TOKEN", ""),
         listener_public_url=(values.get("LISTENER_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        webhook_max_body_bytes=_positive_int(values, "WEBHOOK_MAX_BODY_BYTES", 512 * 1024),
         dbt_target=values.get("DBT_TARGET") or "duckdb",
     )

@@ -2,5 +2,11 @@
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.listener",
     "tests.fixtures.emulator",
+    "tests.fixtures.warehouse",
+    "tests.fixtures.transform",
+    "tests.fixtures.webhook_receiver",
+    "tests.fixtures.orchestration",
+    "tests.fixtures.browser",
 ]

@@ -1,0 +1,81 @@
+"""dbt: staging → intermediate → marts as Dagster assets, dbt tests as asset checks.
+
+The marts are not partitioned: each reads every account's rows, so they depend on all partitions
+of `stripe/*` (Dagster's default mapping from a partitioned upstream to an unpartitioned
+downstream is all partitions) and are rebuilt after any account lands.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from stripe_pipeline.defs.common import WAREHOUSE_POOL, PipelineSettings
+from stripe_pipeline.defs.transform.project import (
+    dbt_environment,
+    dbt_project,
+    dbt_vars,
+    manifest_path,
+)
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class StripeDbtTranslator(DagsterDbtTranslator):
+    """Sources keep dagster-dbt's `[source_name, table]` key, so `source('stripe', 'charges')` is
+    the dlt asset `stripe/charges` (and `app/*`, `ops/*` the loaders' assets): one graph from
+    Stripe to every mart. Models are keyed and grouped by their layer folder, which stays
+    readable in the UI even if a model's schema config changes."""
+
+    def __init__(self) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=dg.AssetKey([props["source_name"], props["name"]]))
+        fqn = props.get("fqn") or []
+        layer = next((part for part in fqn[1:-1] if part in LAYERS), None)
+        if props["resource_type"] in ("model", "seed", "snapshot") and layer:
+            return spec.replace_attributes(
+                key=dg.AssetKey([layer, props["name"]]), group_name=layer
+            )
+        return spec
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest_path(),
+        project=dbt_project(),
+        name="dbt_models",
+        dagster_dbt_translator=StripeDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_models(
+        context: dg.AssetExecutionContext,
+        config: DbtBuildConfig,
+        dbt: DbtCliResource,
+        settings: PipelineSettings,
+    ) -> Iterator[Any]:
+        run_settings = settings.get()
+        args = ["build", *dbt_vars(run_settings)]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        with dbt_environment(run_settings):
+            invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
+
+    return dbt_models
