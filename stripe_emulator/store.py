@@ -55,6 +55,7 @@ import bisect
 import copy
 import dataclasses
 import heapq
+import os
 import random
 import threading
 import time
@@ -521,7 +522,9 @@ class Store:
         self.api_version = objects.API_VERSION
         self.clock_offset = 0
         self.app: Any = None  # the EmulatorApp serving this store (set by create_app)
-        self._rng = random.Random(f"ids:{self.options.seed}")
+        # Ids of objects made after start-up must differ across restarts, as Stripe's never repeat:
+        # a restarted emulator that reissued `ch_...` ids would make redelivered-looking events.
+        self._rng = random.Random(f"ids:{self.options.seed}:{time.time_ns()}:{os.getpid()}")
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
