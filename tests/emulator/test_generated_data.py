@@ -9,6 +9,7 @@ import pytest
 
 from stripe_emulator import generator
 from stripe_emulator.store import ListQuery, Store, StoreOptions
+from tests.fixtures.services import require_service
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures-2026-07-29.json"
 END = 1_790_000_000 - 1_790_000_000 % 86_400
@@ -40,10 +41,10 @@ def test_same_seed_gives_the_same_objects():
 
 
 def test_objects_carry_every_field_of_stripes_examples(store):
-    if not FIXTURES.exists():
-        pytest.skip(
-            f"Stripe's example objects are not at {FIXTURES} (they are outside the project)"
-        )
+    require_service(
+        FIXTURES.exists(),
+        f"Stripe's example objects are not at {FIXTURES} (CI-only reference data, outside the project)",
+    )
     examples = json.loads(FIXTURES.read_text())["resources"]
     account = store.platform
     mapping = {
