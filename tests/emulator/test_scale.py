@@ -8,6 +8,9 @@ import tracemalloc
 from stripe_emulator.store import ListQuery, Store, StoreOptions
 from tests.emulator.helpers import get, ids
 
+# Seconds under which an answer cannot have come from walking every one of a million objects.
+SCAN_BOUND_S = 5.0
+
 
 def test_a_million_charges_cost_no_memory_and_the_last_page_is_fast(make_emulator):
     tracemalloc.start()
@@ -38,7 +41,9 @@ def test_a_million_charges_cost_no_memory_and_the_last_page_is_fast(make_emulato
     )
     elapsed = time.perf_counter() - started
     assert ids(response)[-1] == stream.id(0)
-    assert elapsed < 1.0, f"last page took {elapsed:.2f}s"
+    # A scan of the million objects takes tens of seconds; a few seconds leaves room for a busy
+    # machine without letting a scan pass.
+    assert elapsed < SCAN_BOUND_S, f"last page took {elapsed:.2f}s"
     first = get(emu, "/v1/charges", {"limit": 1}).json()["data"][0]
     assert first["id"] == stream.id(999_999)
 
@@ -58,7 +63,7 @@ def test_filters_naming_a_payment_find_it_without_scanning_a_million(make_emulat
     assert ids(get(emu, "/v1/refunds", {"payment_intent": pi_id})) == [refunds[0]["id"]]
     bts = ids(get(emu, "/v1/balance_transactions", {"source": charge_id}))
     assert bts == [gen.gen_id("txn", "c", i)]
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < SCAN_BOUND_S
 
 
 def test_rare_event_types_are_found_quickly_in_a_million_payment_account(make_emulator):
@@ -71,4 +76,4 @@ def test_rare_event_types_are_found_quickly_in_a_million_payment_account(make_em
     assert len(body["data"]) == 7 and body["has_more"] is False
     refunds = get(emu, "/v1/events", {"types[]": "charge.refunded", "limit": 100}).json()
     assert {e["type"] for e in refunds["data"]} == {"charge.refunded"}
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < SCAN_BOUND_S
