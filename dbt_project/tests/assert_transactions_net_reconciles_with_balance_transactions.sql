@@ -4,6 +4,9 @@
 -- not transactions. Read straight from the landed table (not staging or intermediate) so a bug
 -- anywhere between the two shows here. Returns the accounts and currencies that disagree.
 
+-- It reads the landed table too, so Dagster is told which asset it checks.
+{{ config(meta={'dagster': {'ref': {'name': 'transactions'}}}) }}
+
 with
 
 landed as (
