@@ -127,7 +127,16 @@ def _line_product(objs: Objects, _ctx: dict[str, Any]) -> list[Any]:
 
 
 def _event_object(field: str) -> Extract:
-    return lambda objs, _ctx: [((o.get("data") or {}).get("object") or {}).get(field) for o in objs]
+    # No `data` (a thin v2 event), or a `data.object` that is not an object: null, not an error.
+    def extract(objs: Objects, _ctx: dict[str, Any]) -> list[Any]:
+        out = []
+        for o in objs:
+            data = o.get("data")
+            obj = data.get("object") if isinstance(data, dict) else None
+            out.append(obj.get(field) if isinstance(obj, dict) else None)
+        return out
+
+    return extract
 
 
 def _cols(*specs: tuple[str, pa.DataType, Extract | None]) -> tuple[Column, ...]:
@@ -231,6 +240,9 @@ def arrow_schema(table: str) -> pa.Schema:
     )
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _coerce(values: list[Any], type_: pa.DataType) -> list[Any]:
     # The slow path, only when a value has an unexpected type (e.g. Stripe turned a string into
     # an object): keep what converts, null what does not, never fail the load.
@@ -243,7 +255,8 @@ def _coerce(values: list[Any], type_: pa.DataType) -> list[Any]:
         elif type_ == BOOL:
             out.append(v if isinstance(v, bool) else None)
         elif type_ == INT:
-            out.append(v if isinstance(v, int) and not isinstance(v, bool) else None)
+            ok = isinstance(v, int) and not isinstance(v, bool) and _INT64_MIN <= v <= _INT64_MAX
+            out.append(v if ok else None)
         elif type_ == FLOAT:
             try:
                 out.append(float(v))
