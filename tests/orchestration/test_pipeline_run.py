@@ -77,7 +77,7 @@ def test_nightly_run_lands_every_account_builds_reconciled_marts_and_publishes(
     assert {r.partition_key for r in charges} == set(accounts)
 
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["reconciles_with_balance_transactions"] is True
+    assert checks["assert_transactions_net_reconciles_with_balance_transactions"] is True
 
     serving = pipeline_settings.serving_dir / "stripe.duckdb"
     with duckdb.connect(str(serving), read_only=True) as con:

@@ -23,6 +23,10 @@ from stripe_pipeline.defs.common import (
 from stripe_pipeline.defs.ingestion.sync_record import record_sync_finished, record_sync_started
 from stripe_pipeline.settings import Settings
 
+# Pending inbox events one account's run reads (and marks processed) at most; more wait for the
+# next run.
+INBOX_LIMIT = 5000
+
 # Stats the Stripe source keeps per resource, shown per asset in the UI (summed over accounts).
 STAT_NAMES = ("rows", "slices", "requests", "retries", "http_429", "seconds", "events_replayed")
 
@@ -37,6 +41,9 @@ class StripeTranslator(DagsterDltTranslator):
         return spec.replace_attributes(
             key=dg.AssetKey(["stripe", data.resource.name]),
             deps=[],
+            # A webhook run whose events an earlier run already landed materializes nothing,
+            # and its dbt and publish steps are skipped (see _run_stripe_accounts).
+            skippable=True,
             group_name=STRIPE_GROUP,
             kinds={"dlt", "duckdb", "stripe"},
             description=(
@@ -53,6 +60,15 @@ class StripeSyncConfig(dg.Config):
         description=(
             "Forget this account's cursors and list every object again (the landed rows are "
             "merged, so other accounts' data is untouched)."
+        ),
+    )
+    inbox_only: bool = Field(
+        default=False,
+        description=(
+            "The webhook fast path: land only the objects the account's pending inbox events "
+            "name, fetched by id (stripe_pipeline/inbox_source.py), instead of replaying events "
+            "and listing every resource. stripe_webhook_job sets it; a burst too large for it "
+            "falls back to the regular incremental sync."
         ),
     )
 
@@ -82,18 +98,16 @@ def _project_for(store: Any, account_id: str, platform_id: str, settings: Settin
     return account.project_id if account else settings.platform_project_id
 
 
-def _pending_inbox_ids(store: Any, account_id: str, platform_id: str) -> list[str]:
+def _pending_inbox_events(store: Any, account_id: str, platform_id: str) -> list[Any]:
     """Inbox events this account's sync will cover: every event Stripe sent before the sync
     started is in `/v1/events` by then. The platform's own events carry no account id."""
     if account_id == platform_id:
-        events = [
+        return [
             e
-            for e in store.pending_webhook_events(limit=5000)
+            for e in store.pending_webhook_events(limit=INBOX_LIMIT)
             if e.account_id in (None, platform_id)
         ]
-    else:
-        events = store.pending_webhook_events(limit=5000, account_id=account_id)
-    return [e.id for e in events]
+    return store.pending_webhook_events(limit=INBOX_LIMIT, account_id=account_id)
 
 
 def build_stripe_assets() -> dg.AssetsDefinition:
@@ -138,12 +152,28 @@ def _run_stripe_accounts(
     with ops_store.open() as store:
         for account_id in context.partition_keys:
             project_id = _project_for(store, account_id, platform_id, settings)
-            inbox_ids = _pending_inbox_ids(store, account_id, platform_id)
+            pending = _pending_inbox_events(store, account_id, platform_id)
+            inbox_ids = [e.id for e in pending]
+            if config.inbox_only and not pending and not config.full_refresh:
+                # A webhook run queued while the previous one was running finds its events
+                # landed by it: nothing changed, so nothing to rebuild or publish.
+                context.log.info(
+                    f"{account_id}: no pending inbox events (an earlier run landed them)"
+                )
+                continue
             record_sync_started(store, project_id, account_id, context.run.run_id, trigger)
             context.log.info(f"stripe.sync.started account={account_id} trigger={trigger}")
             started = time.perf_counter()
             try:
-                by_key = _sync_one_account(context, dlt, settings, account_id, config.full_refresh)
+                by_key = None
+                if config.inbox_only and not config.full_refresh:
+                    by_key = _land_inbox_one_account(
+                        context, dlt, settings, account_id, account_id == platform_id, pending
+                    )
+                if by_key is None:
+                    by_key = _sync_one_account(
+                        context, dlt, settings, account_id, config.full_refresh
+                    )
             except Exception as exc:
                 # The source's errors name the account and endpoint and never the key; keep
                 # going so one broken account does not hold back the others' data.
@@ -236,6 +266,53 @@ def _sync_one_account(
         key: {
             "dlt": meta,
             "stats": {k: v for k, v in stats.get(key.path[-1], {}).items() if k in STAT_NAMES},
+        }
+        for key, meta in metadata.items()
+    }
+
+
+def _land_inbox_one_account(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    settings: Settings,
+    account_id: str,
+    is_platform: bool,
+    pending: list[Any],
+) -> dict[dg.AssetKey, dict[str, Any]] | None:
+    """The webhook fast path for one account: fetch and merge the objects its pending inbox
+    events name (stripe_pipeline/inbox_source.py). None when the burst is too large for it, so
+    the caller runs the regular incremental sync instead."""
+    from stripe_pipeline.inbox_source import (
+        collect_tables,
+        inbox_source,
+        make_inbox_pipeline,
+        plan_inbox,
+    )
+    from stripe_pipeline.stripe_source import SyncStats
+
+    plan = plan_inbox(pending)
+    if plan.too_large:
+        context.log.info(
+            f"{account_id}: {plan.fetch_count} objects named by {len(pending)} inbox events, too "
+            "many to fetch one by one; running the regular incremental sync instead"
+        )
+        return None
+    stats = SyncStats(account_id=account_id)
+    tables = collect_tables(settings, account_id, is_platform, plan, stats)
+    metadata: dict[dg.AssetKey, dict[str, Any]] = {}
+    for result in dlt.run(
+        context=context,
+        dlt_source=inbox_source(tables),
+        dlt_pipeline=make_inbox_pipeline(settings, account_id),
+    ):
+        metadata[result.asset_key] = dict(result.metadata or {})
+    by_resource = stats.as_dict()
+    return {
+        key: {
+            "dlt": meta,
+            "stats": {
+                k: v for k, v in by_resource.get(key.path[-1], {}).items() if k in STAT_NAMES
+            },
         }
         for key, meta in metadata.items()
     }

@@ -15,12 +15,14 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from pydantic import Field
 
 from stripe_pipeline.defs.common import WAREHOUSE_POOL, PipelineSettings
 from stripe_pipeline.defs.transform.project import (
     dbt_environment,
     dbt_project,
     dbt_vars,
+    keep_partial_parse,
     manifest_path,
 )
 
@@ -54,6 +56,28 @@ class StripeDbtTranslator(DagsterDbtTranslator):
 
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
+    also_select: list[str] = Field(
+        default_factory=list,
+        description=(
+            "dbt nodes built with the run's selection, e.g. a singular test over several models "
+            "that no single asset's check stands for."
+        ),
+    )
+    unit_tests: bool = Field(
+        default=True,
+        description=(
+            "Run the dbt unit tests of the selected models. They test the SQL, not the data, so "
+            "the webhook fast path skips them; every other run keeps them."
+        ),
+    )
+    views: bool = Field(
+        default=True,
+        description=(
+            "Re-create the selected views. A view is a stored query that new rows do not "
+            "change, so the webhook fast path selects them (for the order of its steps) but "
+            "leaves them as they are; every other run re-creates them."
+        ),
+    )
 
 
 def build_dbt_assets() -> dg.AssetsDefinition:
@@ -74,8 +98,16 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         args = ["build", *dbt_vars(run_settings)]
         if config.full_refresh:
             args.append("--full-refresh")
+        if not config.unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        if not config.views:
+            args += ["--exclude", "config.materialized:view"]
+        if config.also_select:
+            # dagster-dbt adds this to the selection it derives from the run's assets (a union).
+            args += ["--select", " ".join(config.also_select)]
         with dbt_environment(run_settings):
             invocation = dbt.cli(args, context=context)
         yield from invocation.stream()
+        keep_partial_parse(invocation.target_path)
 
     return dbt_models

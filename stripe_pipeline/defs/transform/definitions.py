@@ -6,10 +6,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from stripe_pipeline.defs.transform.assets import build_dbt_assets
-from stripe_pipeline.defs.transform.checks import (
-    build_freshness_checks,
-    reconciles_with_balance_transactions,
-)
+from stripe_pipeline.defs.transform.checks import build_freshness_checks
 from stripe_pipeline.defs.transform.project import dbt_executable, dbt_project, manifest_path
 
 
@@ -17,8 +14,6 @@ def defs() -> dg.Definitions:
     dbt_models = build_dbt_assets()
     manifest = json.loads(manifest_path().read_text())
     checks = build_freshness_checks(manifest)
-    if any(key.path[0] == "marts" and key.path[-1] == "transactions" for key in dbt_models.keys):
-        checks.append(reconciles_with_balance_transactions)
     return dg.Definitions(
         assets=[dbt_models],
         asset_checks=checks,

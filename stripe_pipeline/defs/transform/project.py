@@ -78,3 +78,22 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Make the partial-parse file of a finished invocation the one the next invocation starts
+    from. dagster-dbt gives each invocation its own target folder, seeded from the project's
+    `target/partial_parse.msgpack`; that one comes from setup's `dbt parse`, whose profile (the
+    default WAREHOUSE_PATH) differs from the run's, so dbt re-parsed the whole project on every
+    run (about 2 s). dbt still checks the file against the project, profile and vars, and parses
+    in full when anything differs, so a stale or foreign copy costs time, never correctness."""
+    produced = Path(invocation_target) / "partial_parse.msgpack"
+    if not produced.is_file():
+        return
+    shared = dbt_project().project_dir / dbt_project().target_path / "partial_parse.msgpack"
+    temporary = shared.with_name(f".partial_parse.{os.getpid()}.msgpack")
+    try:
+        shutil.copyfile(produced, temporary)
+        os.replace(temporary, shared)  # readers see the old file or the new one, never half
+    except OSError:
+        temporary.unlink(missing_ok=True)
