@@ -748,7 +748,9 @@ class AccountGenerator:
             reporting_category=category,
             fee=fee,
             fee_details=[
-                objects.fee_detail(fee, self.settle, "Dispute fee" if fee > 0 else "Dispute fee refund")
+                objects.fee_detail(
+                    fee, self.settle, "Dispute fee" if fee > 0 else "Dispute fee refund"
+                )
             ],
             exchange_rate=pay.exchange_rate,
             status=status,

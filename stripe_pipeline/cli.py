@@ -1,5 +1,5 @@
-"""`stripe-pipeline`: the project's command line. Each subcommand lives in its own module and is
-imported only when run, so `stripe-pipeline emulator` does not pay for importing Dagster."""
+"""`stripe-pipeline`: the project's command line. Each subcommand lives in its own module, which
+keeps its heavy imports inside `run`, so `stripe-pipeline emulator` does not pay for Dagster."""
 
 from __future__ import annotations
 
@@ -10,9 +10,18 @@ import sys
 # name -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("stripe_emulator.cli", "serve the local Stripe API emulator"),
-    "listener": ("webhook_listener.cli", "serve the webhook listener (webhooks, Connect OAuth, sync routes)"),
-    "sync": ("stripe_pipeline.sync_cli", "sync Stripe accounts, build the marts and publish them (Dagster assets)"),
-    "publish": ("stripe_pipeline.publish", "publish the marts to the serving DuckDB file and Parquet files"),
+    "listener": (
+        "webhook_listener.cli",
+        "serve the webhook listener (webhooks, Connect OAuth, sync routes)",
+    ),
+    "sync": (
+        "stripe_pipeline.sync_cli",
+        "sync Stripe accounts, build the marts and publish them (Dagster assets)",
+    ),
+    "publish": (
+        "stripe_pipeline.publish",
+        "publish the marts to the serving DuckDB file and Parquet files",
+    ),
     "demo": ("stripe_pipeline.demo", "run the whole pipeline against the local Stripe emulator"),
     "connect": ("stripe_pipeline.connect_cli", "print the Stripe Connect OAuth link for a project"),
 }

@@ -102,7 +102,9 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         raise ConfigError(
             f"STRIPE_RATE_LIMIT must be a number of requests per second, got {values['STRIPE_RATE_LIMIT']!r}"
         ) from exc
-    secrets = tuple(s.strip() for s in (values.get("STRIPE_WEBHOOK_SECRET") or "").split(",") if s.strip())
+    secrets = tuple(
+        s.strip() for s in (values.get("STRIPE_WEBHOOK_SECRET") or "").split(",") if s.strip()
+    )
     return Settings(
         stripe_client_secret=values.get("STRIPE_CLIENT_SECRET", ""),
         stripe_client_id=values.get("STRIPE_CLIENT_ID", ""),
@@ -119,7 +121,9 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         platform_project_id=values.get("STRIPE_PLATFORM_PROJECT_ID") or "default",
         rate_limit=rate_limit,
         operator_token=values.get("OPERATOR_TOKEN", ""),
-        listener_public_url=(values.get("LISTENER_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        listener_public_url=(values.get("LISTENER_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip(
+            "/"
+        ),
         webhook_max_body_bytes=_positive_int(values, "WEBHOOK_MAX_BODY_BYTES", 512 * 1024),
         dbt_target=values.get("DBT_TARGET") or "duckdb",
     )

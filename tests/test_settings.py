@@ -35,7 +35,11 @@ def test_data_dir_moves_every_default_path(tmp_path: Path) -> None:
 
 def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
     settings = load_settings(
-        {"STRIPE_CLIENT_SECRET": "sk_test_secretvalue", "STRIPE_WEBHOOK_SECRET": "whsec_abc", "OPERATOR_TOKEN": "tok"},
+        {
+            "STRIPE_CLIENT_SECRET": "sk_test_secretvalue",
+            "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+            "OPERATOR_TOKEN": "tok",
+        },
         tmp_path / ".env",
     )
     text = repr(settings)
