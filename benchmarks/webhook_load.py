@@ -25,10 +25,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +43,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from stripe_pipeline.ops_store import OpsStore  # noqa: E402
+from webhook_listener.process import ListenerProcess, listener_env  # noqa: E402
 
 WEBHOOK_PATH = "/api/integrations/stripe/webhook"
 SECRET = "whsec_bench_" + "d4" * 16
@@ -187,66 +186,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@dataclass
-class Listener:
-    ops_url: str
-    port: int
-    workers: int
-    log_path: Path
-    log_level: str = "warning"
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("STRIPE_", "OPERATOR_", "OPS_"))
-        }
-        env.update(
-            {
-                "OPS_DATABASE_URL": self.ops_url,
-                "STRIPE_WEBHOOK_SECRET": SECRET,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stripe_pipeline.cli", "listener", "--port", str(self.port),
-                 "--workers", str(self.workers), "--log-level", self.log_level],
-                env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"listener exited with {self.proc.returncode}; see {self.log_path}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(health_request("127.0.0.1"))
-                    if b" 200 " in sock.recv(200):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(
-            f"listener did not become healthy within {timeout} s; see {self.log_path}"
-        )
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 # -- load -------------------------------------------------------------------------------------------
 
 
@@ -332,7 +271,14 @@ def run_load(
     log_level: str = "warning",
     rate: float = 300.0,
 ) -> dict[str, object]:
-    listener = Listener(ops_url, free_port(), workers, log_dir / "listener-load.log", log_level)
+    listener = ListenerProcess(
+        listener_env(ops_url, SECRET),
+        free_port(),
+        workers,
+        log_dir / "listener-load.log",
+        log_level,
+        poll_interval=0.05,
+    )
     host = f"127.0.0.1:{listener.port}"
     bodies = [charge_event(i) for i in range(events)]
     # Signed up front (the client's HMAC is not what is measured); well within the 300 s tolerance.
@@ -453,7 +399,14 @@ def run_crash(
     log_dir: Path,
     kill_after: float = 0.33,
 ) -> CrashResult:
-    listener = Listener(ops_url, free_port(), workers, log_dir / "listener-crash.log")
+    listener = ListenerProcess(
+        listener_env(ops_url, SECRET),
+        free_port(),
+        workers,
+        log_dir / "listener-crash.log",
+        "warning",
+        poll_interval=0.05,
+    )
     bodies = [charge_event(i) for i in range(events)]
     answered: set[str] = set()
     before_kill: set[str] = set()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from webhook_listener.responses import error
+
+if TYPE_CHECKING:
+    from stripe_pipeline.settings import Settings
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -41,29 +45,29 @@ def operator_only(handler: Handler) -> Handler:
     return guarded
 
 
-def connect_only(handler: Handler) -> Handler:
-    """With STRIPE_CONNECT_ENABLED off, the Connect routes do not exist (404)."""
+def _off_is_404(enabled: Callable[[Settings], bool], message: str) -> Callable[[Handler], Handler]:
+    """A route decorator: while the feature is off in the settings, the route does not exist (404)."""
 
-    @functools.wraps(handler)
-    async def gated(request: Request) -> Response:
-        if not request.app.state.settings.connect_enabled:
-            return error(
-                404, "Stripe Connect is off (STRIPE_CONNECT_ENABLED); this route does not exist"
-            )
-        return await handler(request)
+    def decorator(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def gated(request: Request) -> Response:
+            if not enabled(request.app.state.settings):
+                return error(404, message)
+            return await handler(request)
 
-    return gated
+        return gated
+
+    return decorator
 
 
-def catalog_write_only(handler: Handler) -> Handler:
-    @functools.wraps(handler)
-    async def gated(request: Request) -> Response:
-        if not request.app.state.settings.catalog_write_enabled:
-            return error(
-                404,
-                "catalog write is off: set STRIPE_CATALOG_WRITE_ENABLED=1 (and reconnect accounts "
-                "so they grant the read_write scope) to create products and prices",
-            )
-        return await handler(request)
+# With STRIPE_CONNECT_ENABLED off, the Connect routes do not exist (404).
+connect_only = _off_is_404(
+    lambda settings: settings.connect_enabled,
+    "Stripe Connect is off (STRIPE_CONNECT_ENABLED); this route does not exist",
+)
 
-    return gated
+catalog_write_only = _off_is_404(
+    lambda settings: settings.catalog_write_enabled,
+    "catalog write is off: set STRIPE_CATALOG_WRITE_ENABLED=1 (and reconnect accounts "
+    "so they grant the read_write scope) to create products and prices",
+)
