@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from tests.fixtures.transform import (
     DAY3,
@@ -16,8 +15,6 @@ from tests.fixtures.transform import (
     run_dbt,
     write_duckdb_warehouse,
 )
-
-pytestmark = pytest.mark.slow
 
 RECONCILIATION = "assert_transactions_net_reconciles_with_balance_transactions"
 
