@@ -338,7 +338,11 @@ class OpsStore:
         scope: str | None,
         status: str = "connected",
     ) -> StripeAccount:
-        """Insert or update (reconnect: status back to `connected`, project and scope refreshed)."""
+        """Insert or update (reconnect: status back to `connected`, project and scope refreshed).
+
+        An account connected to another project is left as it is, in the same statement (two
+        callbacks racing cannot move it either): the returned account then names the project
+        that owns it, and the caller refuses. Disconnect it first to move it."""
         now = _now()
         stmt = self._insert(stripe_accounts).values(
             stripe_account_id=stripe_account_id,
@@ -358,6 +362,8 @@ class OpsStore:
                 "scope": stmt.excluded.scope,
                 "updated_at": stmt.excluded.updated_at,
             },
+            where=(stripe_accounts.c.status == "disconnected")
+            | (stripe_accounts.c.project_id == stmt.excluded.project_id),
         )
         with self._write() as conn:
             conn.execute(stmt)
