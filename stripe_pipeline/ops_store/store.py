@@ -19,7 +19,6 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
 
 from stripe_pipeline.ops_store import migrations
 from stripe_pipeline.ops_store.models import (
@@ -42,6 +41,7 @@ from stripe_pipeline.ops_store.tables import (
     stripe_webhook_events,
     sync_requests,
 )
+from stripe_pipeline.ops_store.urls import resolve_ops_url
 
 DEAUTHORIZED_EVENT = "account.application.deauthorized"
 # Seconds a SQLite writer waits for another process's write lock before giving up.
@@ -120,7 +120,7 @@ class OpsStore:
     def open(cls, url: str, *, migrate: bool = True) -> OpsStore:
         """Connect to `url` (SQLAlchemy URL: sqlite:///path or postgresql://...), creating a
         SQLite file's parent folders, and apply pending migrations."""
-        parsed = make_url(url)
+        parsed = resolve_ops_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             if database in ("", ":memory:"):
@@ -135,17 +135,9 @@ class OpsStore:
                 hide_parameters=True,
             )
             _configure_sqlite(engine)
-        elif parsed.get_backend_name() == "postgresql":
-            if parsed.drivername == "postgresql":
-                # SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://; the project ships psycopg2.
-                parsed = parsed.set(drivername="postgresql+psycopg2")
+        else:  # postgresql: resolve_ops_url lets nothing else through
             engine = create_engine(
                 parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
-            )
-        else:
-            raise ValueError(
-                f"OPS_DATABASE_URL must be a sqlite:/// or postgresql:// URL, got a "
-                f"{parsed.get_backend_name()!r} URL"
             )
         store = cls(engine)
         if migrate:

@@ -228,3 +228,23 @@ def test_sync_state_cursor_round_trips_and_updates(store: OpsStore) -> None:
     assert state.cursor == {"created_gte": 2}
     assert store.sync_state("p1", "acct_1", "refunds") is None
     assert [s.source for s in store.sync_states("p1")] == ["charges"]
+
+
+@pytest.mark.postgres
+def test_a_psycopg3_style_postgres_url_opens_the_store_with_the_installed_driver(
+    fresh_postgres_url: str,
+) -> None:
+    url = fresh_postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with OpsStore.open(url) as store:
+        assert _event(store, "evt_psycopg3") is Outcome.STORED
+    # settings hand every consumer (the listener, the sensors, the ops copy) the same usable URL
+    from stripe_pipeline.settings import load_settings
+
+    settings = load_settings({"OPS_DATABASE_URL": url}, dotenv_path="/nonexistent")
+    with OpsStore.from_settings(settings) as store:
+        assert store.webhook_event("evt_psycopg3") is not None
+
+
+def test_an_unsupported_database_driver_is_refused_saying_which_url_to_use() -> None:
+    with pytest.raises(ValueError, match=r"asyncpg.*postgresql://"):
+        OpsStore.open("postgresql+asyncpg://postgres@127.0.0.1/ops")
