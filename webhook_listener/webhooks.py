@@ -117,7 +117,11 @@ def parse(body: bytes) -> VerifiedEvent:
         account_id=account if isinstance(account, str) and account else None,
         livemode=bool(event.get("livemode", False)),
         api_version=event.get("api_version") if isinstance(event.get("api_version"), str) else None,
-        created=created if isinstance(created, int) else None,
+        # Outside a signed 64-bit integer no column stores it, and Stripe would retry for 3 days;
+        # `created` only orders events, so an absurd one is dropped, not the event.
+        created=created
+        if isinstance(created, int) and not isinstance(created, bool) and abs(created) < 2**63
+        else None,
         # The hash is of the raw body as signed, so a redelivery of the same bytes matches even
         # though what is stored is the scrubbed copy.
         payload_hash=hashlib.sha256(body).hexdigest(),

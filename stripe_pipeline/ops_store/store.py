@@ -276,18 +276,39 @@ class OpsStore:
     def mark_events_failed(self, ids: Iterable[str], run_id: str | None = None) -> int:
         return self._set_event_status(ids, "failed", run_id)
 
-    def _set_event_status(self, ids: Iterable[str], status: str, run_id: str | None) -> int:
+    def mark_events_skipped(self, ids: Iterable[str], reason: str) -> int:
+        """Mark still-received events `skipped` with `reason` (their account will not be synced):
+        they leave `pending_webhook_events`, so they never fill its batch again. Returns how
+        many changed."""
+        return self._set_event_status(
+            ids, "skipped", None, only_from="received", status_reason=reason
+        )
+
+    def _set_event_status(
+        self,
+        ids: Iterable[str],
+        status: str,
+        run_id: str | None,
+        *,
+        only_from: str | None = None,
+        status_reason: str | None = None,
+    ) -> int:
         ids = list(ids)
         if not ids:
             return 0
+        # Without `only_from`, any status but processed may change (a failed event processed later).
+        condition = (
+            stripe_webhook_events.c.status == only_from
+            if only_from
+            else stripe_webhook_events.c.status != "processed"
+        )
         with self._write() as conn:
             return conn.execute(
                 update(stripe_webhook_events)
-                .where(
-                    stripe_webhook_events.c.id.in_(ids),
-                    stripe_webhook_events.c.status != "processed",
+                .where(stripe_webhook_events.c.id.in_(ids), condition)
+                .values(
+                    status=status, processed_at=_now(), run_id=run_id, status_reason=status_reason
                 )
-                .values(status=status, processed_at=_now(), run_id=run_id)
             ).rowcount
 
     def webhook_event(self, event_id: str) -> WebhookEvent | None:
