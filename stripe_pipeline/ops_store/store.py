@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from stripe_pipeline.ops_store import migrations
 from stripe_pipeline.ops_store.models import (
@@ -113,6 +114,8 @@ class OpsStore:
         self._sqlite_writer = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
+        # (monotonic time, error type) of the last failed write, None after a success.
+        self._last_write_failure: tuple[float, str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -163,6 +166,29 @@ class OpsStore:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def check_writable(self) -> None:
+        """Raises if the store cannot take a write (a read-only database or volume, a standby):
+        one write statement inside a transaction that is rolled back, so nothing changes."""
+        from stripe_pipeline.ops_store.tables import schema_migrations
+
+        with self._sqlite_writer, self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin() as transaction:
+                conn.execute(
+                    update(schema_migrations)
+                    .where(schema_migrations.c.version == -1)
+                    .values(name=schema_migrations.c.name)
+                )
+                transaction.rollback()
+
+    def recent_write_failure(self, within_s: float) -> str | None:
+        """The error type of the last write, if it failed less than `within_s` seconds ago and
+        no write has succeeded since (a full disk fails only real writes, not a probe)."""
+        failure = self._last_write_failure
+        if failure is None or time.monotonic() - failure[0] > within_s:
+            return None
+        return failure[1]
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -174,10 +200,16 @@ class OpsStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._sqlite_writer, self.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        try:
+            with self._sqlite_writer, self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except DBAPIError as exc:
+            if not isinstance(exc, IntegrityError):  # a refused row is not a failing store
+                self._last_write_failure = (time.monotonic(), type(exc.orig).__name__)
+            raise
+        self._last_write_failure = None
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)

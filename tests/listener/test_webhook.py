@@ -219,13 +219,6 @@ def test_without_a_configured_secret_webhooks_answer_503_so_stripe_retries(make_
     assert unconfigured.store.count_webhook_events() == 0
 
 
-def test_healthz_checks_the_ops_store(listener) -> None:
-    with listener.client() as client:
-        answer = client.get("/healthz")
-    assert answer.status_code == 200
-    assert answer.json() == {"status": "ok"}
-
-
 def test_stored_payload_is_the_verified_event_json(listener) -> None:
     event = charge_succeeded_event(account="acct_x")
     listener.post_event(event)
