@@ -28,9 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stripe_pipeline.ops_store import OpsStore
 from stripe_pipeline.settings import Settings, load_settings
+from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
 from webhook_listener.catalog_write import create_price, create_product
 from webhook_listener.oauth import disconnect, oauth_callback, oauth_start
-from webhook_listener.stripe_api import quiet_stripe_logger
 from webhook_listener.sync_routes import sync_catalog, sync_transactions
 from webhook_listener.webhooks import receive_webhook
 
@@ -120,7 +120,8 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
     """The app. With `store` given, the caller owns it; otherwise the app opens the ops store
     from settings at startup (applying migrations) and closes it at shutdown."""
-    quiet_stripe_logger()
+    # Here, because every worker process builds its app: none may print the SDK's secrets.
+    silence_stripe_sdk_console()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

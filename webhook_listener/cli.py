@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import logging.config
     import sys
 
     import uvicorn
@@ -27,10 +28,10 @@ def run(args: argparse.Namespace) -> int:
 
     from stripe_pipeline.ops_store import OpsStore
     from stripe_pipeline.settings import ConfigError, load_settings
+    from webhook_listener.logging_config import logging_config
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # The parent's own lines (this function's errors, uvicorn's supervisor) in the workers' format.
+    logging.config.dictConfig(logging_config(args.log_level))
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         # Our AccessLog middleware logs paths without query strings (OAuth codes live there).
         access_log=False,
+        # Applied by uvicorn in every worker process (they start from a fresh interpreter).
+        log_config=logging_config(args.log_level),
         log_level=args.log_level,
         # The listener sits behind a proxy in production; trust only a local one by default.
         proxy_headers=True,
