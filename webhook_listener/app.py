@@ -14,6 +14,7 @@ GET /healthz checks that the ops store answers and can take a write.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from stripe_pipeline.settings import Settings, load_settings
 from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
 from webhook_listener.catalog_write import create_price, create_product
 from webhook_listener.oauth import disconnect, oauth_callback, oauth_start
+from webhook_listener.parent_watch import SUPERVISOR_PID_ENV, exit_with_parent
 from webhook_listener.sync_routes import sync_catalog, sync_transactions
 from webhook_listener.webhooks import receive_webhook
 
@@ -156,4 +158,6 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
 
 def create_app_from_env() -> Any:
     """For `uvicorn --factory` and every worker process: settings from the environment/.env."""
+    if supervisor := os.environ.get(SUPERVISOR_PID_ENV):
+        exit_with_parent(int(supervisor))
     return create_app(load_settings())

@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
     import logging.config
+    import os
     import sys
 
     import uvicorn
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from stripe_pipeline.ops_store import OpsStore
     from stripe_pipeline.settings import ConfigError, load_settings
     from webhook_listener.logging_config import logging_config
+    from webhook_listener.parent_watch import SUPERVISOR_PID_ENV
 
     # The parent's own lines (this function's errors, uvicorn's supervisor) in the workers' format.
     logging.config.dictConfig(logging_config(args.log_level))
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("webhook_listener").warning(
             "STRIPE_WEBHOOK_SECRET is not set: webhooks will be answered 503 until it is"
         )
+    # The workers watch this process: if it dies without stopping them, they stop themselves.
+    os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
     uvicorn.run(
         "webhook_listener.app:create_app_from_env",
         factory=True,
