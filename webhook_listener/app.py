@@ -8,7 +8,7 @@ Routes (all under /api/integrations/stripe):
     POST sync/catalog            operator
     POST sync/transactions       operator; ?since=ISO date or Unix seconds
     POST products, POST prices   operator; catalog write on
-GET /healthz checks the ops store.
+GET /healthz checks that the ops store answers and can take a write.
 """
 
 from __future__ import annotations
@@ -71,12 +71,36 @@ class AccessLog:
             )
 
 
+# A write that failed this recently (and none succeeded since) makes /healthz 503: a full disk
+# fails the webhooks' writes but not a rolled-back probe.
+WRITE_FAILURE_WINDOW_S = 60
+# The write probe runs at most this often per worker; the checks in between cost one SELECT 1
+# (a load balancer may poll /healthz every second).
+WRITE_PROBE_INTERVAL_S = 5
+
+
+def _unhealthy(problem: str, exc_type: str) -> Response:
+    log.error("health check: %s (%s)", problem, exc_type)
+    return JSONResponse(
+        {"status": "error", "ops_store": exc_type, "error": problem}, status_code=503
+    )
+
+
 async def healthz(request: Request) -> Response:
+    store = request.app.state.store
     try:
-        await run_in_threadpool(request.app.state.store.ping)
+        await run_in_threadpool(store.ping)
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; the type says which
-        log.error("health check: ops store unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "error", "ops_store": type(exc).__name__}, status_code=503)
+        return _unhealthy("ops store unreachable", type(exc).__name__)
+    if failed := store.recent_write_failure(WRITE_FAILURE_WINDOW_S):
+        return _unhealthy("ops store writes are failing; webhooks are answered 500", failed)
+    now = time.monotonic()
+    if now - getattr(request.app.state, "write_probed_at", float("-inf")) > WRITE_PROBE_INTERVAL_S:
+        try:
+            await run_in_threadpool(store.check_writable)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return _unhealthy("ops store refuses writes (read-only?)", type(exc).__name__)
+        request.app.state.write_probed_at = now
     return JSONResponse({"status": "ok"})
 
 
