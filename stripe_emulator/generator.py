@@ -13,15 +13,24 @@ Per account (number 0 is the platform, 1..N its connected accounts, then unconne
 * `charges` payments over `days` days ending at `end`: payment intent `i`, charge `i`,
   payment method `i`; about 6 % declined (no balance transaction); a charge in a currency
   other than the account's settlement currency settles with an `exchange_rate`;
-* refunds: one charge in ten (60 % full, 40 % half), each three days or so after its charge,
-  with its own negative balance transaction;
-* disputes: one charge in forty of those not refunded: a balance transaction of -amount and
+* bank debits (bank_debits.py): in USD and EUR accounts, 20 % of the payments of one-off prices
+  in the account's currency are ACH (`us_bank_account`) or SEPA (`sepa_debit`) debits, pending
+  for 4 or 7 days; 8 % of them are returned (`payment_failure_refund`);
+* Connect (connect_fees.py): card charges of connected accounts carry a 3 % application fee;
+  the platform has the `application_fee` objects and balance transactions;
+* refunds: one charge in ten (60 % full, 40 % half), about eight days after its charge, with its
+  own negative balance transaction (`payment_refund` for a bank debit); 4 % of refunds fail two
+  days later (adjustments.py: `refund_failure`);
+* disputes: one card charge in forty of those not refunded: a balance transaction of -amount and
   a 15.00 (or 2000 JPY) fee when opened; ten days later lost, or won with a `dispute_reversal`
   balance transaction giving the amount and the fee back (as the API's `winning_evidence`
   does); disputes younger than ten days are still open;
+* Stripe's daily usage fees (`stripe_fee`) and a balance correction every 15 days
+  (adjustments.py); daily automatic payouts of the available balance, 4 % failing (payouts.py);
 * invoices for payments of recurring prices, each line with `pricing.price_details`: one line,
   or, for one invoice in five, 12 period lines (Stripe embeds the first 10 in `lines`, with
-  `has_more`; the rest page from `/v1/invoices/{id}/lines`);
+  `has_more`; the rest page from `/v1/invoices/{id}/lines`); each with one invoice payment
+  (invoice_payments.py);
 * the events all of it produced; the API lists only those of the last 30 days.
 
 Host-app ids (what the demo's host-app database holds), for account number `n`:
