@@ -39,12 +39,14 @@ import orjson
 
 from stripe_emulator import objects
 from stripe_emulator.app import Request, Response, Router, StripeError, apply_expand, expand_paths
-from stripe_emulator.generator import (
-    CONVERSION_FEE_PERCENT,
+from stripe_emulator.money import (
     DISPUTE_FEE,
-    FEE_FIXED,
-    FEE_PERCENT,
     USD_VALUE,
+    card_available_on,
+    card_fee,
+    convert,
+    exchange_rate,
+    usd_value,
 )
 from stripe_emulator.oauth import connection_scope, read_only_error
 from stripe_emulator.store import Account, ListQuery, Store
@@ -186,58 +188,6 @@ def settings(store: Store) -> MutationSettings:
 def _previous(before: dict, after: dict) -> dict:
     """Stripe's `previous_attributes`: the old values of the top-level fields that changed."""
     return {k: before.get(k) for k in after if k != "id" and before.get(k) != after.get(k)}
-
-
-# -- money -------------------------------------------------------------------------------------
-
-# Value of one major unit in US dollars. The generator's table (so API-made and generated
-# payments convert alike) and a few more currencies that test cards are used with.
-USD_RATES: dict[str, float] = {
-    **USD_VALUE,
-    "mxn": 0.058,
-    "cad": 0.73,
-    "aud": 0.66,
-    "nzd": 0.6,
-    "brl": 0.2,
-    "inr": 0.012,
-    "chf": 1.13,
-    "sek": 0.095,
-    "nok": 0.094,
-    "dkk": 0.145,
-    "pln": 0.25,
-    "sgd": 0.75,
-    "hkd": 0.128,
-}
-
-
-def exchange_rate(from_currency: str, to_currency: str) -> float | None:
-    """Stripe's `exchange_rate`: an amount in `from` (major units) times this is the amount in
-    `to`. None when no conversion happens."""
-    if from_currency == to_currency:
-        return None
-    return round(USD_RATES[from_currency] / USD_RATES[to_currency], 6)
-
-
-def convert(amount: int, from_currency: str, to_currency: str, rate: float | None) -> int:
-    if rate is None:
-        return amount
-    major = amount / objects.minor_unit_factor(from_currency)
-    return round(major * rate * objects.minor_unit_factor(to_currency))
-
-
-def processing_fee(settled_amount: int, settlement: str, converted: bool) -> int:
-    """Stripe's card fee in the settlement currency (US: 2.9% + 30 cents), plus the currency
-    conversion fee when the charge was converted; the same tables the generator uses."""
-    fee = round(settled_amount * FEE_PERCENT.get(settlement, 0.029))
-    fee += FEE_FIXED.get(settlement, 30)
-    if converted:
-        fee += round(settled_amount * CONVERSION_FEE_PERCENT)
-    return fee
-
-
-def _available_on(created: int) -> int:
-    # Stripe makes card funds available two days later, at midnight UTC.
-    return (created // 86400 + 2) * 86400
 
 
 # -- test-mode payment methods -----------------------------------------------------------------
@@ -467,7 +417,7 @@ def _build_price(
     currency = (params.get("currency") or "").lower()
     if not currency:
         raise missing(p("currency"))
-    if currency not in USD_RATES:
+    if currency not in USD_VALUE:
         raise StripeError(400, f"Invalid currency: {currency}.", param=p("currency"))
     unit_amount = params.get("unit_amount")
     if unit_amount in (None, "") and params.get("unit_amount_decimal") not in (None, ""):
@@ -698,7 +648,7 @@ CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
 def _check_amount(amount: int, currency: str) -> None:
     if amount <= 0:
         raise StripeError(400, "This value must be greater than or equal to 1.", param="amount")
-    usd = amount / objects.minor_unit_factor(currency) / USD_RATES[currency]
+    usd = usd_value(amount, currency)
     if usd < 0.5 - 1e-9:
         raise StripeError(
             400,
@@ -722,7 +672,7 @@ def create_payment_intent(call: Call) -> dict:
     _check_known(params, PI_CREATE_FIELDS)
     amount = _int(params, "amount", required=True)
     currency = (_str(params, "currency", required=True) or "").lower()
-    if currency not in USD_RATES:
+    if currency not in USD_VALUE:
         raise StripeError(400, f"Invalid currency: {currency}.", param="currency")
     assert amount is not None
     _check_amount(amount, currency)
@@ -919,13 +869,13 @@ def _charge_balance_transaction(call: Call, charge: dict) -> dict:
     settlement = call.account.default_currency
     rate = exchange_rate(charge["currency"], settlement)
     settled = convert(charge["amount"], charge["currency"], settlement, rate)
-    fee = processing_fee(settled, settlement, rate is not None)
+    fee = card_fee(settled, settlement, rate is not None)
     return objects.balance_transaction(
         id=call.store.new_id("txn"),
         amount=settled,
         currency=settlement,
         created=charge["created"],
-        available_on=_available_on(charge["created"]),
+        available_on=card_available_on(charge["created"]),
         source=charge["id"],
         type="charge",
         reporting_category="charge",

@@ -13,28 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-API_VERSION = "2026-10-28.endive"
+from stripe_emulator.money import ZERO_DECIMAL, minor_unit_factor  # noqa: F401 (re-exported)
 
-ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
+API_VERSION = "2026-10-28.endive"
 
 NULL_ADDRESS = {
     "city": None,
@@ -44,10 +25,6 @@ NULL_ADDRESS = {
     "postal_code": None,
     "state": None,
 }
-
-
-def minor_unit_factor(currency: str) -> int:
-    return 1 if currency in ZERO_DECIMAL else 100
 
 
 def list_object(url: str, data: list[dict], has_more: bool = False) -> dict:

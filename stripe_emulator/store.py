@@ -85,6 +85,9 @@ PREFIX_TYPES: dict[str, str] = {
     "evt": "event",
     "we": "webhook_endpoint",
     "acct": "account",
+    "po": "payout",
+    "fee": "application_fee",
+    "inpay": "invoice_payment",
 }
 
 DELETABLE = {"product", "price", "customer", "webhook_endpoint", "invoice"}

@@ -25,6 +25,9 @@ LISTS = [
     "invoices",
     "events",
     "webhook_endpoints",
+    "payouts",
+    "application_fees",
+    "invoice_payments",
 ]
 
 
@@ -125,5 +128,10 @@ def collect(emu: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
             if invoice is not None:
                 for line in http.get(f"/v1/invoices/{invoice['id']}/lines").json()["data"]:
                     samples[line["object"]].append(line)
+                expanded = http.get(
+                    f"/v1/invoices/{invoice['id']}", params={"expand[]": "payments"}
+                ).json()
+                samples["invoice_payment"] += expanded["payments"]["data"]
+            samples["balance"].append(http.get("/v1/balance").json())
             samples["account"].append(http.get("/v1/account").json())
     return dict(samples)
