@@ -1124,6 +1124,8 @@ class EmulatorApp:
             body = b"".join(chunks)
         version = headers.get("stripe-version") or self.store.api_version
         try:
+            # Time-driven work (a bank's answer, a payout) happens before the request sees state.
+            self.store.run_due()
             response = await self._dispatch(method, path, scope, headers, body, request_id, version)
         except StripeError as exc:
             response = Response(exc.status, exc.body(request_id), dict(exc.headers))
