@@ -2,7 +2,7 @@
 
 Products (create, update, archive with active=false, delete), prices (create, update; Stripe has
 no price delete), customers (create, update, delete), payment intents (create, update, confirm,
-cancel), refunds (create, update), disputes (evidence, close).
+cancel, capture), refunds (create, update), disputes (evidence, close).
 
 Test-mode payment methods behave as Stripe documents them:
 * `pm_card_visa` (and the other brands): succeeds; a charge and a balance transaction with the
@@ -15,6 +15,9 @@ Test-mode payment methods behave as Stripe documents them:
 * country cards (`pm_card_mx`, `pm_card_jp`, `pm_card_gb`, ...): succeed with the card's country.
 A charge in a currency other than the account's default currency settles in the default
 currency, with `exchange_rate` on its balance transaction (and its refunds' and disputes').
+Bank debits (ACH `us_bank_account`, SEPA `sepa_debit`, through `payment_method_data` and
+Stripe's test account numbers) and manual capture (`capture_method=manual`, then
+`/capture` with `amount_to_capture`): payment_writes.py.
 
 Disputes close as in test mode: `POST /v1/disputes/{id}` with
 `evidence[uncategorized_text]=winning_evidence` wins (a `dispute_reversal` balance transaction
