@@ -630,8 +630,12 @@ RESOURCES: list[Resource] = [
     Resource(
         "payouts",
         "payout",
-        [Filter("status", "status"), Filter("destination", "destination")],
-        frozenset({"created", "arrival_date"}),
+        [
+            Filter("status", "status"),
+            Filter("destination", "destination"),
+            Filter("arrival_date", "arrival_date", "range"),
+        ],
+        frozenset({"created"}),
     ),
     Resource(
         "application_fees",
