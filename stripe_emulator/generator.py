@@ -57,6 +57,7 @@ from stripe_emulator import (
     bank_debits,
     connect_fees,
     invoice_payments,
+    live_money,
     objects,
     payouts,
 )
@@ -1541,6 +1542,7 @@ def populate(store: Store) -> None:
     for number, gen in enumerate(gens):
         account = build_account(store, gen)
         store.add_account(account, connected=number <= opts.accounts, platform=number == 0)
+    live_money.install(store)
     store.add_api_key(opts.api_key, store.platform_id)
 
 

@@ -288,3 +288,13 @@ def test_invoice_payments_link_invoices_to_payment_intents(emu):
         assert line.pricing.price_details.price.startswith("price_")
         intent = client.v1.payment_intents.retrieve(payment.payment.payment_intent)
         assert intent.amount == payment.amount_requested
+
+
+def test_payouts_filter_by_status_and_arrival_date(emu):
+    # https://docs.stripe.com/api/payouts/list: status and arrival_date filters.
+    every_payout = every(emu, "payouts")
+    cut = sorted(p.arrival_date for p in every_payout)[len(every_payout) // 2]
+    late = every(emu, "payouts", arrival_date={"gte": cut})
+    assert late and {p.id for p in late} == {p.id for p in every_payout if p.arrival_date >= cut}
+    paid = every(emu, "payouts", status="paid")
+    assert paid and all(p.status == "paid" for p in paid)
