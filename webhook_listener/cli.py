@@ -71,5 +71,12 @@ def run(args: argparse.Namespace) -> int:
         # The listener sits behind a proxy in production; trust only a local one by default.
         proxy_headers=True,
         server_header=False,
+        # Slow clients: headers within LISTENER_HEADER_TIMEOUT_S (this protocol), a webhook body
+        # within WEBHOOK_BODY_TIMEOUT_S (the route), idle keep-alive connections closed after 5 s.
+        http="webhook_listener.http_timeouts:HeaderTimeoutProtocol",
+        timeout_keep_alive=5,
+        # A worker told to stop (SIGTERM, or its main process gone) answers what is in flight,
+        # but waits no longer than this for slow connections.
+        timeout_graceful_shutdown=10,
     )
     return 0
