@@ -24,7 +24,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from stripe_pipeline.processes import (
+    ServiceError,
+    check_running,
+    free_port,
+    start_process,
+    stop_process,
+    wait_until_answers,
+)
 
 # dlt imports sqlglot, whose optional Rust tokenizer warns on every start: noise for a newcomer.
 warnings.filterwarnings("ignore", message=r"sqlglot\[rs\] is deprecated")
@@ -95,21 +103,6 @@ class DemoState:
         os.replace(tmp, path)
 
 
-def _free_port(preferred: int | None = None) -> int:
-    if preferred:
-        with socket.socket() as sock:
-            # As uvicorn binds: a port the last run left in TIME_WAIT is free to reuse.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", preferred))
-                return preferred
-            except OSError:
-                pass
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _read_env_file(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
@@ -159,22 +152,13 @@ class Service:
     proc: subprocess.Popen[bytes]
 
     def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise DemoError(
-                f"the {self.name} exited with status {self.proc.returncode}; its log: {self.log_path}"
-            )
+        try:
+            check_running(self.proc, f"the {self.name}", self.log_path)
+        except ServiceError as error:
+            raise DemoError(str(error)) from None
 
     def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=10)
 
 
 class Services:
@@ -192,17 +176,14 @@ class Services:
         with open(log_path, "ab") as log:
             log.write(f"\n--- {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n".encode())
             log.flush()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "stripe_pipeline.cli", name, *args],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                # Its own process group: Ctrl-C reaches the demo, which then stops it in order.
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        # Its own process group: Ctrl-C reaches the demo, which then stops it in order.
+        proc = start_process(
+            [sys.executable, "-m", "stripe_pipeline.cli", name, *args],
+            env=self.env,
+            cwd=self.cwd,
+            log_path=log_path,
+            preexec_fn=_die_with_parent,
+        )
         service = Service(name, log_path, proc)
         self.running.append(service)
         return service
@@ -210,20 +191,17 @@ class Services:
     def wait_until_ready(
         self, service: Service, url: str, timeout: float = 60.0, **kw: Any
     ) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            service.check_alive()
-            try:
-                if httpx.get(url, timeout=2, **kw).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise DemoError(
-            f"the {service.name} did not answer within {timeout:.0f}s; its log: {service.log_path}"
-        )
+        try:
+            wait_until_answers(
+                url,
+                timeout=timeout,
+                what=f"the {service.name}",
+                proc=service.proc,
+                log_path=service.log_path,
+                **kw,
+            )
+        except ServiceError as error:
+            raise DemoError(str(error)) from None
 
     def stop_all(self) -> None:
         for service in reversed(self.running):
@@ -413,11 +391,13 @@ def run_demo(
         )
     if state is None:
         today = dt.datetime.now(dt.UTC).date().isoformat()
-        state = DemoState(seed, charges, days, today, _free_port(12111), _free_port(8000))
+        state = DemoState(
+            seed, charges, days, today, free_port(preferred=12111), free_port(preferred=8000)
+        )
     else:
         # Reuse the ports when free (demo.env keeps pointing at them), else take others.
-        state.emulator_port = _free_port(state.emulator_port)
-        state.listener_port = _free_port(state.listener_port)
+        state.emulator_port = free_port(preferred=state.emulator_port)
+        state.listener_port = free_port(preferred=state.listener_port)
     env_path = paths.data_dir / ENV_FILE
     known = _read_env_file(env_path)
     secrets_env = {

@@ -1,6 +1,7 @@
 """Shared pytest setup. Fixtures live in tests/fixtures/, one module per concern."""
 
 pytest_plugins = [
+    "tests.fixtures.scratch",
     "tests.fixtures.services",
     "tests.fixtures.listener",
     "tests.fixtures.emulator",
