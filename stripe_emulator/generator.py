@@ -398,7 +398,7 @@ class AccountGenerator:
         # Related objects share an id body, as Stripe's pi_3Abc... and ch_3Abc... do; the body
         # of index i is computed once for the page that renders its charge, intent and BT.
         self._core = lru_cache(maxsize=4096)(self._make_core)
-        self._precompute_payments()
+        self._precompute_payments()  # again by `collect_application_fees`
         self.payment = lru_cache(maxsize=8192)(self._payment)
         self._card_details = [
             objects.card_details(
@@ -458,7 +458,7 @@ class AccountGenerator:
                 if bank_failed:
                     codes = bank_debits.FAILURE_CODES
                     failure_code = codes[(h2 >> 16) % len(codes)]
-        if self.application is None or method != "card" or not succeeded:
+        if app_fee and (method != "card" or not succeeded):
             app_fee = app_fee_settled = 0
         # positional: the order of Payment's fields (a page builds a hundred of these)
         return Payment(
@@ -510,7 +510,7 @@ class AccountGenerator:
                 settle_amount = convert(amount, price.currency, self.settle, rate)
                 fee = card_fee(settle_amount, self.settle, rate is not None)
                 bank_fee = bank_debits.fee(self.bank_method, amount) if self.bank_method else 0
-                app_fee = round(amount * APPLICATION_FEE_PERCENT / 100)
+                app_fee = round(amount * APPLICATION_FEE_PERCENT / 100) if self.application else 0
                 app_fee_settled = convert(app_fee, price.currency, self.settle, rate)
                 table[quantity] = (settle_amount, rate, fee, bank_fee, app_fee, app_fee_settled)
             self._settlement.append(table)
@@ -706,6 +706,13 @@ class AccountGenerator:
             **extra,
         )
 
+    def collect_application_fees(self, application: str, platform: AccountGenerator) -> None:
+        """Make this a connected account whose card charges pay `platform` a fee."""
+        self.application, self.platform = application, platform
+        platform.connected.append(self)
+        self._precompute_payments()
+        self.payment.cache_clear()  # type: ignore[attr-defined]
+
     def application_fee_id(self, number: int, i: int) -> str:
         """On the platform: the id of the application fee on charge i of account `number`."""
         return self.gen_id("fee", connect_fees.kind_for(number), i)  # type: ignore[arg-type]
@@ -818,7 +825,14 @@ class AccountGenerator:
 
     def render_charge_bt(self, i: int) -> dict:
         pay = self.payment(i)
-        available_on, status = self._available(pay.created, pay.method)
+        if pay.method == "card":
+            created = pay.created
+            available_on = created - created % DAY + AVAILABLE_AFTER
+            bt_type = "charge"
+        else:
+            available_on = bank_debits.available_on(pay.created, pay.method)
+            bt_type = "payment"
+        status = "available" if available_on <= self.clock() else "pending"
         fee_details = [objects.fee_detail(pay.fee, self.settle)]
         if pay.application_fee_settled:
             fee_details.append(
@@ -839,7 +853,7 @@ class AccountGenerator:
             source=self.gen_id("ch", "c", i),
             # Stripe types card payments "charge" and other methods' "payment"; both report
             # in the "charge" category.
-            type="charge" if pay.method == "card" else "payment",
+            type=bt_type,
             reporting_category="charge",
             fee=pay.fee + pay.application_fee_settled,
             fee_details=fee_details,
@@ -1537,8 +1551,7 @@ def populate(store: Store) -> None:
     platform = gens[0]
     for gen in gens[1 : 1 + opts.accounts]:
         if connect_fees.kind_for(gen.number) is not None:
-            gen.application, gen.platform = opts.client_id, platform
-            platform.connected.append(gen)
+            gen.collect_application_fees(opts.client_id, platform)
     for number, gen in enumerate(gens):
         account = build_account(store, gen)
         store.add_account(account, connected=number <= opts.accounts, platform=number == 0)
