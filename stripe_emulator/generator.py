@@ -998,6 +998,7 @@ class AccountGenerator:
         MULTI_LINE_COUNT lines (more than the 10 Stripe embeds), summing to the same total."""
         pay = self.payment(i)
         invoice_id = self.gen_id("in", "i", i)
+        subscription = self.subscription_id(pay)
         period = (31 if pay.price.interval == "month" else 365) * DAY
         if i % MULTI_LINE_EVERY:
             parts = [(pay.amount, pay.quantity, pay.price.unit_amount, pay.created, pay.created + period,
@@ -1025,9 +1026,18 @@ class AccountGenerator:
                 period_start=start,
                 period_end=end,
                 description=description,
+                subscription=subscription,
+                subscription_item=self.gen_id("si", "s", self.subscription_key(pay)),
             )
             for k, (amount, quantity, unit_amount, start, end, description) in enumerate(parts)
         ]
+
+    def subscription_key(self, pay: Payment) -> int:
+        """One subscription per customer and recurring price: its invoices are its cycles."""
+        return pay.customer * len(self.catalog.prices) + self.catalog.prices.index(pay.price)  # type: ignore[operator]
+
+    def subscription_id(self, pay: Payment) -> str:
+        return self.gen_id("sub", "s", self.subscription_key(pay))
 
     def render_invoice(self, i: int, stage: str = "final") -> dict:
         pay = self.payment(i)
@@ -1047,6 +1057,16 @@ class AccountGenerator:
             number=f"{self.tag[:8].upper()}-{i + 1:04d}" if status != "draft" else None,
             account_name=BUSINESS_NAMES[self.number % len(BUSINESS_NAMES)],
             paid_at=pay.created,
+            billing_reason="subscription_cycle",
+            parent={
+                "quote_details": None,
+                "subscription_details": {
+                    "metadata": {},
+                    "subscription": self.subscription_id(pay),
+                    "subscription_proration_date": None,
+                },
+                "type": "subscription_details",
+            },
         )
 
 
