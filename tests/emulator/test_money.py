@@ -284,8 +284,12 @@ def test_invoice_payments_link_invoices_to_payment_intents(emu):
         assert [p.id for p in by_intent] == [payment.id]
         expanded = client.v1.invoices.retrieve(invoice.id, {"expand": ["payments"]})
         assert [p.id for p in expanded.payments.data] == [payment.id]
+        # subscription invoices: the line names its price (pricing.price_details at basil+)
+        # and the subscription the invoice bills
         line = invoice.lines.data[0]
         assert line.pricing.price_details.price.startswith("price_")
+        assert line.parent.type == "subscription_item_details"
+        assert invoice.parent.subscription_details.subscription == line.subscription
         intent = client.v1.payment_intents.retrieve(payment.payment.payment_intent)
         assert intent.amount == payment.amount_requested
 

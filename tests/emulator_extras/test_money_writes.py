@@ -275,3 +275,27 @@ def test_payouts_go_on_as_days_pass_and_reconcile(emu):
     # everything available was paid out: the balance holds only what arrived since
     available = client.v1.balance.retrieve().available
     assert all(a.amount >= 0 for a in available)
+
+
+def test_generated_funds_that_become_available_send_balance_available():
+    # https://docs.stripe.com/api/events/types (balance.available): sent when pending funds
+    # become available; payments made shortly before start-up are pending at start.
+    with run_emulator(seed=3, accounts=0, charges=600) as handle:
+        client = handle.client()
+        now = handle.store.now()
+        midnight = now - now % DAY + DAY
+        arriving = [
+            bt
+            for bt in client.v1.balance_transactions.list(
+                {"limit": 100, "created": {"gte": now - 10 * DAY}}
+            ).auto_paging_iter()
+            if bt.available_on == midnight
+        ]
+        assert arriving and sum(bt.net for bt in arriving) > 0
+        assert not client.v1.events.list({"type": "balance.available"}).data
+        _advance(handle, midnight - now + 1)
+        events = client.v1.events.list({"type": "balance.available"}).data
+        assert [e.created for e in events] == [midnight]
+        balance = events[0].data.object
+        available = {b.currency: b.amount for b in balance.available}
+        assert available == {b.currency: b.amount for b in client.v1.balance.retrieve().available}
