@@ -368,6 +368,33 @@ def _currency_totals(serving_db: Path) -> list[tuple[str, int, int, int, int]]:
         ).fetchall()
 
 
+def _payouts_and_balances(serving_db: Path) -> list[tuple[str, int, int, int, int, int]]:
+    """Per currency: paid payouts (count, amount), how many of the paid automatic ones reconcile
+    to the transactions they settled, and today's available and pending balance."""
+    import duckdb
+
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        return con.execute(
+            """
+            with paid as (
+                select currency, count(*) as paid, sum(amount) as paid_amount,
+                    sum(case when reconciled then 1 else 0 end) as reconciled
+                from marts.payouts where status = 'paid' group by currency
+            ),
+            today as (
+                select currency, sum(available_amount) as available,
+                    sum(pending_amount) as pending
+                from marts.balances where is_current group by currency
+            )
+            select coalesce(paid.currency, today.currency), coalesce(paid.paid, 0),
+                coalesce(paid.paid_amount, 0), coalesce(paid.reconciled, 0),
+                coalesce(today.available, 0), coalesce(today.pending, 0)
+            from paid full outer join today on paid.currency = today.currency
+            order by 1
+            """
+        ).fetchall()
+
+
 def run_demo(
     data_dir: Path,
     charges: int,
@@ -560,6 +587,18 @@ def _print_summary(
         print(
             f"  {currency.upper():<9}{format_money(gross, currency):>14}"
             f"{format_money(fees, currency):>12}{format_money(net, currency):>14}{int(count or 0):>9}"
+        )
+    print("\npayouts and balances per currency (marts.payouts, marts.balances):")
+    print(
+        f"  {'currency':<9}{'paid out':>14}{'payouts':>9}{'reconciled':>12}{'available':>14}{'pending':>14}"
+    )
+    for currency, paid, paid_amount, reconciled, available, pending in _payouts_and_balances(
+        serving_db
+    ):
+        print(
+            f"  {currency.upper():<9}{format_money(paid_amount, currency):>14}{paid:>9}"
+            f"{reconciled:>12}{format_money(available, currency):>14}"
+            f"{format_money(pending, currency):>14}"
         )
     print("\nfiles for BI tools (open read-only; see docs/operations.md):")
     print(f"  {_display(serving_db)}")

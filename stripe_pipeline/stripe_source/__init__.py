@@ -61,7 +61,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,8 +129,11 @@ class _AccountContext:
         account_id: str | None,
         stats: SyncStats,
         max_pages_per_run: int | None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
+        # Stripe's clock: the wall clock, except against an emulator whose clock a test moved.
+        self.clock = clock or time.time
         self.requested_account_id = account_id
         self.stats = stats
         self.max_pages_per_run = max_pages_per_run
@@ -282,7 +285,7 @@ def _resource_rows(ctx: _AccountContext, spec: ResourceSpec) -> Iterator[pa.Tabl
     state = dlt.current.resource_state(spec.name)
     stats = ctx.stats.resource(spec.name)
     started = time.monotonic()
-    now = int(time.time())
+    now = int(ctx.clock())
     overlap = source_settings.BOUNDARY_OVERLAP_SECONDS
 
     plan = state.get("plan")
@@ -329,7 +332,7 @@ def _resource_rows(ctx: _AccountContext, spec: ResourceSpec) -> Iterator[pa.Tabl
 
     if spec.mutable and events_cursor is not None:
         # Replay before listing: a listed row is at least as new as any event fetched before it.
-        replay_started = int(time.time()) - overlap
+        replay_started = int(ctx.clock()) - overlap
         replay = _replay_events(ctx, spec, events_cursor)
         stats.events_replayed += replay.events
         state["events_cursor"] = replay_started
@@ -401,7 +404,7 @@ def _note_oldest_pending(plan: dict[str, Any], table: pa.Table) -> None:
 def _make_resource(ctx: _AccountContext, spec: ResourceSpec) -> Any:
     def rows() -> Iterator[pa.Table]:
         if spec.name == "payout_balance_transactions":
-            yield from payout_links.payout_link_rows(ctx.http, ctx.account_id, ctx.stats)
+            yield from payout_links.payout_link_rows(ctx.http, ctx.account_id, ctx.stats, ctx.clock)
         else:
             yield from _resource_rows(ctx, spec)
 
@@ -421,11 +424,13 @@ def stripe_source(
     *,
     max_pages_per_run: int | None = None,
     stats: SyncStats | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> DltSource:
-    """The dlt source for one Stripe account (None: the platform's own account)."""
+    """The dlt source for one Stripe account (None: the platform's own account). `clock`:
+    Stripe's time in Unix seconds (default the wall clock; an emulator's in tests)."""
     settings = settings or load_settings()
     collector = stats or SyncStats(account_id=account_id)
-    ctx = _AccountContext(settings, account_id, collector, max_pages_per_run)
+    ctx = _AccountContext(settings, account_id, collector, max_pages_per_run, clock)
 
     @dlt.source(name="stripe", max_table_nesting=0)
     def stripe() -> list[Any]:
@@ -472,6 +477,10 @@ def _configure_dlt() -> None:
         # One merge at a time: two concurrent merges share DuckDB's memory limit and fail it.
         "LOAD__WORKERS": "1",
         "LOAD__TRUNCATE_STAGING_DATASET": "true",
+        # Every row carries the load that wrote it (`_dlt_load_id`, added to each Arrow table as
+        # it is extracted, no parquet rewrite): dbt's incremental `transactions` re-derives the
+        # rows whose landed sources a newer load changed.
+        "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
         "RUNTIME__LOG_LEVEL": os.environ.get("RUNTIME__LOG_LEVEL", "WARNING"),
     }
     for key, value in defaults.items():
@@ -586,6 +595,7 @@ def sync_account(
     resources: tuple[str, ...] | list[str] | None = None,
     max_pages_per_run: int | None = DEFAULT_PAGES_PER_RUN,
     max_runs: int | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> SyncResult:
     """Sync one account until every selected resource is complete (or `max_runs` is reached)."""
     started = time.monotonic()
@@ -599,7 +609,11 @@ def sync_account(
     while selected:
         run_stats = SyncStats(account_id=resolved)
         source = stripe_source(
-            account_id, settings, max_pages_per_run=max_pages_per_run, stats=run_stats
+            account_id,
+            settings,
+            max_pages_per_run=max_pages_per_run,
+            stats=run_stats,
+            clock=clock,
         ).with_resources(*selected)
         try:
             pipeline.run(source, loader_file_format="parquet")

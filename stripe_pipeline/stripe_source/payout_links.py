@@ -11,7 +11,7 @@ remembered in the resource state until the window moves past them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
@@ -26,12 +26,15 @@ SETTLED = frozenset({"paid", "failed"})
 OPEN = frozenset({"pending", "in_transit"})
 
 
-def payout_link_rows(http: StripeHttp, account_id: str, stats: SyncStats) -> Iterator[pa.Table]:
-    """The link rows of every automatic payout settled since the last run (dlt resource body)."""
+def payout_link_rows(
+    http: StripeHttp, account_id: str, stats: SyncStats, clock: Callable[[], float] = time.time
+) -> Iterator[pa.Table]:
+    """The link rows of every automatic payout settled since the last run (dlt resource body);
+    `clock` is Stripe's time."""
     state = dlt.current.resource_state(RESOURCE)
     resource_stats = stats.resource(RESOURCE)
     started = time.monotonic()
-    listed_at = int(time.time()) - source_settings.BOUNDARY_OVERLAP_SECONDS
+    listed_at = int(clock()) - source_settings.BOUNDARY_OVERLAP_SECONDS
     since = state.get("open_from")
     linked: dict[str, int] = dict(state.get("linked") or {})
     params: dict[str, Any] = {"created": {"gte": since}} if since is not None else {}
