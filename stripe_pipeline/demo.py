@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from stripe_pipeline.money import format_money
+
 # dlt imports sqlglot, whose optional Rust tokenizer warns on every start: noise for a newcomer.
 warnings.filterwarnings("ignore", message=r"sqlglot\[rs\] is deprecated")
 
@@ -49,11 +51,6 @@ EMULATOR_CLIENT_ID = "ca_emulator"
 # The emulator's account numbers: 0 is the platform, 1 and 2 are connected through OAuth. The
 # host-app database names their projects `project-{n}` (stripe_emulator.generator.catalog).
 CONNECTED_ACCOUNT_NUMBERS = (1, 2)
-# Zero-decimal currencies are stored in whole units (Stripe's list); the rest in hundredths.
-ZERO_DECIMAL = {
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
-    "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
-}  # fmt: skip
 
 
 class DemoError(RuntimeError):
@@ -292,17 +289,6 @@ def connect_account(listener_url: str, operator_token: str, project_id: str) -> 
             f"the listener's OAuth callback answered {callback.status_code}; see logs/listener.log"
         )
     return callback.text
-
-
-# -- money formatting --------------------------------------------------------------------------
-
-
-def format_money(minor: int | float | None, currency: str) -> str:
-    minor = int(minor or 0)
-    if currency.lower() in ZERO_DECIMAL:
-        return f"{minor:,}"
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100:,}.{abs(minor) % 100:02d}"
 
 
 def _display(path: Path) -> str:

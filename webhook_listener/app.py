@@ -8,7 +8,7 @@ Routes (all under /api/integrations/stripe):
     POST sync/catalog            operator
     POST sync/transactions       operator; ?since=ISO date or Unix seconds
     POST products, POST prices   operator; catalog write on
-GET /healthz checks the ops store.
+GET /healthz checks the ops store. /console: the operator console (webhook_listener/console/).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stripe_pipeline.ops_store import OpsStore
 from stripe_pipeline.settings import Settings, load_settings
 from webhook_listener.catalog_write import create_price, create_product
+from webhook_listener.console.routes import console_mount
 from webhook_listener.oauth import disconnect, oauth_callback, oauth_start
 from webhook_listener.stripe_api import quiet_stripe_logger
 from webhook_listener.sync_routes import sync_catalog, sync_transactions
@@ -118,6 +119,7 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
         Route(f"{PREFIX}/sync/transactions", sync_transactions, methods=["POST"]),
         Route(f"{PREFIX}/products", create_product, methods=["POST"]),
         Route(f"{PREFIX}/prices", create_price, methods=["POST"]),
+        console_mount(),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
