@@ -119,6 +119,11 @@ def ui_command(env_path: Path) -> str:
     return f"(set -a; . {shlex.quote(_display(env_path))}; exec .venv/bin/dagster dev -w workspace.yaml)"
 
 
+def console_command(env_path: Path, port: int) -> str:
+    """The shell command (from the repository root) that serves the console on the demo's data."""
+    return f"(set -a; . {shlex.quote(_display(env_path))}; exec .venv/bin/stripe-pipeline listener --port {port})"
+
+
 def _write_env_file(path: Path, env: dict[str, str]) -> None:
     lines = [
         "# Written by `stripe-pipeline demo`: the demo's settings (the operator token and webhook",
@@ -382,6 +387,7 @@ def run_demo(
     fresh: bool,
     seed: int = 42,
     days: int = 60,
+    serve: bool = False,
 ) -> int:
     progress = Progress()
     paths = DemoPaths(data_dir.resolve())
@@ -522,6 +528,8 @@ def run_demo(
             state.first_run_rows = new_rows
         state.save(state_path)
         _print_summary(paths, state, env_path, summary, new_rows, rerun, progress)
+        if serve:
+            _serve_console(services, listener_url, env["OPERATOR_TOKEN"])
         return 0
     finally:
         services.stop_all()
@@ -583,6 +591,26 @@ def _print_summary(
         f"--days {state.days} --end {state.end}"
     )
     print(f"logs of the emulator and the listener: {_display(paths.logs)}/")
+    print(
+        f"\nthe console: http://127.0.0.1:{state.listener_port}/console (sign in with OPERATOR_TOKEN from {_display(env_path)});\n  once the demo has stopped, serve it on this data with: {console_command(env_path, state.listener_port)}"
+    )
+
+
+def _serve_console(services: Services, listener_url: str, operator_token: str) -> None:
+    """Keep the listener (and the emulator, so Connect works) up for the console until Ctrl-C.
+    The token is shown here, to the person about to sign in; the summary above never shows it."""
+    print(
+        f"\nserving the console at {listener_url}/console/ until Ctrl-C; sign in with the "
+        f"operator token {operator_token}",
+        flush=True,
+    )
+    try:
+        while True:
+            for service in services.running:
+                service.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping the console, the listener and the emulator", flush=True)
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -610,6 +638,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="delete the data directory first and start over"
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards keep the listener and emulator running for the console until Ctrl-C",
+    )
 
 
 def _on_sigterm(_signum: int, _frame: Any) -> None:
@@ -623,7 +656,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return run_demo(args.data_dir, args.charges, args.fresh, seed=args.seed, days=args.days)
+        return run_demo(
+            args.data_dir,
+            args.charges,
+            args.fresh,
+            seed=args.seed,
+            days=args.days,
+            serve=args.serve,
+        )
     except DemoError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1

@@ -280,3 +280,11 @@ def test_connect_on_lists_accounts_with_their_sync_and_projects_without_one(con)
     assert (gone.status, gone.can_connect, gone.can_disconnect) == ("disconnected", True, False)
     assert by_project["proj_override"].status == "not connected"
     assert by_project["proj_override"].can_connect
+
+
+def test_the_selected_sources_are_added_per_currency_only(con) -> None:
+    view = overview(con, ["stripe", "manual"], None)
+    assert [(t.currency, t.gross, t.net, t.count) for t in view.selected_totals] == [
+        ("jpy", 4500, 3838, 3),
+        ("usd", 11899 + 10000, 4273 + 10000, 13),
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 STRIPE = "stripe"
+_AMOUNTS = ("gross", "fees", "net", "refunds", "disputes", "count")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,21 @@ class Overview:
     @property
     def app_totals(self) -> list[SourceTotal]:
         return [t for t in self.totals if t.source != STRIPE]
+
+    @property
+    def selected_totals(self) -> list[SourceTotal]:
+        """Per currency, every selected source together (still never across currencies)."""
+        by_currency: dict[str, list[SourceTotal]] = {}
+        for total in self.totals:
+            by_currency.setdefault(total.currency, []).append(total)
+        return [
+            SourceTotal(
+                ", ".join(t.source for t in group),
+                currency,
+                *(sum(getattr(t, f) for t in group) for f in _AMOUNTS),
+            )
+            for currency, group in sorted(by_currency.items())
+        ]
 
     @property
     def currencies(self) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 
 from markupsafe import Markup
@@ -20,6 +20,11 @@ SERIES_CLASSES = 6
 class Series:
     name: str
     values: Sequence[float | None]  # one per x; None: no point that day
+    colour: int | None = None  # which series-N class; by default its place in the chart
+
+
+def _css(series: Series, n: int) -> str:
+    return f"series-{(n if series.colour is None else series.colour) % SERIES_CLASSES}"
 
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -41,7 +46,7 @@ def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 def line_chart(
     title: str,
-    days: Sequence[date],
+    days: Sequence[date],  # ascending
     series: Sequence[Series],
     label: Callable[[float], str],
 ) -> Markup:
@@ -53,8 +58,14 @@ def line_chart(
     low, high = ticks[0], ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
+    first, span = days[0], max(1, (days[-1] - days[0]).days)
+
+    def x_at(day: date) -> float:
+        # A time axis: a week without data is a week wide, not one step.
+        return LEFT + plot_w * (day - first).days / span if len(days) > 1 else LEFT + plot_w / 2
+
     def x_of(i: int) -> float:
-        return LEFT + (plot_w * i / (len(days) - 1) if len(days) > 1 else plot_w / 2)
+        return x_at(days[i])
 
     def y_of(v: float) -> float:
         return TOP + plot_h * (1 - (v - low) / (high - low))
@@ -70,15 +81,16 @@ def line_chart(
             f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{escape(label(tick))}</text>"
         )
-    label_every = max(1, math.ceil(len(days) / 8))
-    for i, day in enumerate(days):
-        if i % label_every == 0 or i == len(days) - 1:
-            parts.append(
-                f'<text class="tick" x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                f'text-anchor="middle">{escape(day.strftime("%m-%d"))}</text>'
-            )
+    step = max(1, math.ceil(span / 7))
+    shape = "%m-%d" if days[0].year == days[-1].year else "%Y-%m-%d"
+    for k in range(0, span + 1, step) if len(days) > 1 else [0]:
+        day = first + timedelta(days=k)
+        parts.append(
+            f'<text class="tick" x="{x_at(day):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            f'text-anchor="middle">{escape(day.strftime(shape))}</text>'
+        )
     for n, one in enumerate(series):
-        css = f"series-{n % SERIES_CLASSES}"
+        css = _css(one, n)
         points = [(x_of(i), y_of(v), i, v) for i, v in enumerate(one.values) if v is not None]
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in points)
@@ -91,7 +103,7 @@ def line_chart(
             )
     parts.append("</svg>")
     legend = "".join(
-        f'<li><span class="swatch series-{n % SERIES_CLASSES}"></span>{escape(s.name)}</li>'
+        f'<li><span class="swatch {_css(s, n)}"></span>{escape(s.name)}</li>'
         for n, s in enumerate(series)
     )
     return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')

@@ -105,7 +105,9 @@ def _charts(view: Overview) -> list[tuple[str, object]]:
                 p.day: p.gross for p in view.daily if p.currency == currency and p.source == source
             }
             if by_day:
-                series.append(Series(source, [by_day.get(d) for d in days]))
+                # A source keeps its colour in every chart and whatever the chips.
+                colour = view.sources.index(source)
+                series.append(Series(source, [by_day.get(d) for d in days], colour))
         charts.append(
             (
                 f"Daily gross in {currency.upper()}",
