@@ -20,7 +20,7 @@ import pytest
 from stripe_emulator.testing import EmulatorHandle
 from tests.console.screenshots import small_screenshot
 from tests.fixtures.browser import REPO_ROOT
-from tests.fixtures.console import PublishedScenario
+from tests.fixtures.console import PublishedScenario, copy_serving, publish_new_transactions
 from tests.fixtures.listener import RunningListener
 
 pytestmark = pytest.mark.browser
@@ -184,6 +184,24 @@ def test_filtering_transactions_changes_the_totals_and_stays_in_the_url(
     nets = page.locator("#transactions tbody tr td:nth-child(9)").all_inner_texts()
     # Largest first, in minor units: the manual 10000 (100.00 USD), then 4850 (48.50 EUR).
     assert nets[:2] == ["100.00", "48.50"]
+
+
+def test_transactions_published_after_opening_the_page_are_announced_without_a_reload(
+    page, published_scenario: PublishedScenario, console_listener, tmp_path: Path
+) -> None:
+    serving = copy_serving(published_scenario, tmp_path / "serving")
+    stack = ConsoleStack(console_listener(serving), emulator=None)  # type: ignore[arg-type]
+    sign_in(page, stack, "/transactions?currency=usd")
+    page.evaluate("window.openedOnce = true")  # gone if the page ever reloads
+    assert page.locator("#new-rows").is_hidden()
+    publish_new_transactions(serving, "usd", 2)
+    announcement = page.locator("#new-rows")
+    announcement.wait_for(state="visible", timeout=20_000)
+    assert announcement.inner_text().startswith("2 new transactions since you opened this page.")
+    assert page.evaluate("window.openedOnce") is True
+    announcement.get_by_role("link", name="Show them").click()
+    page.wait_for_load_state()
+    assert _totals(page)["usd"].startswith("USD\t15\t")
 
 
 FIGURES = ("#selected-totals", "#stripe-title + *", "#app-title + *", "#daily", "#conversion")

@@ -3,8 +3,6 @@ time limit, Sync now, Connect off, the count that says what is new, the CSV expo
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +11,14 @@ import duckdb
 import httpx
 
 from stripe_pipeline.publish import SERVING_DB
-from tests.fixtures.console import PublishedScenario, csrf_of, sign_in, signed_in_client
+from tests.fixtures.console import (
+    PublishedScenario,
+    copy_serving,
+    csrf_of,
+    publish_new_transactions,
+    sign_in,
+    signed_in_client,
+)
 from webhook_listener.console.serving import ServingReader
 
 PAGES = ("/console/connectors", "/console/transactions", "/console/analytics", "/console/catalog")
@@ -233,24 +238,13 @@ def test_with_connect_off_only_the_platform_account_shows_and_nothing_can_connec
 def test_the_count_sees_transactions_published_after_the_page_was_opened(
     published_scenario: PublishedScenario, console_listener, tmp_path: Path
 ) -> None:
-    serving = tmp_path / "serving"
-    serving.mkdir()
-    shutil.copy(published_scenario.serving_db, serving / SERVING_DB)
+    serving = copy_serving(published_scenario, tmp_path / "serving")
     listener = console_listener(serving)
     with signed_in_client(listener) as browser:
         page = browser.get("/console/transactions", params={"currency": "usd"})
         assert 'data-count="13"' in page.text
         assert 'data-count-url="/console/transactions/count?currency=usd"' in page.text
-        # A publish: a new file renamed over the old one, as stripe_pipeline/publish.py does.
-        newer = serving / "next.duckdb"
-        shutil.copy(published_scenario.serving_db, newer)
-        with duckdb.connect(str(newer)) as db:
-            db.execute(
-                "insert into marts.transactions select * replace ("
-                "transaction_id || '-new' as transaction_id, now()::timestamp as created_at) "
-                "from marts.transactions where currency = 'usd' limit 2"
-            )
-        os.replace(newer, serving / SERVING_DB)
+        publish_new_transactions(serving, "usd", 2)
         assert browser.get("/console/transactions/count?currency=usd").json() == {"count": 15}
         assert browser.get("/console/transactions/count?currency=jpy").json() == {"count": 3}
 
