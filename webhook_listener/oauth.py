@@ -200,6 +200,24 @@ async def oauth_callback(request: Request) -> Response:
             scope=granted["scope"],
         )
     )
+    if account.project_id != project_id:
+        # An account belongs to one project at a time; moving it silently would hand one
+        # project's payments to another. Stripe's side is unchanged: the account was already
+        # connected to this platform, for the other project.
+        log.warning(
+            "oauth callback refused: Stripe account %s is connected to project %s, not %s",
+            account_id,
+            account.project_id,
+            project_id,
+        )
+        return page(
+            409,
+            "Stripe account already connected to another project",
+            f"Stripe account {account_id} is already connected to project {account.project_id}. "
+            f"Nothing was changed. To connect it to project {project_id}, an operator first "
+            f"disconnects it from project {account.project_id} (POST "
+            f"/api/integrations/stripe/disconnect?account_id={account_id}), then connects again.",
+        )
     log.info("connected Stripe account %s to project %s", account.stripe_account_id, project_id)
     if (back := console_return(request, claims.nonce, connected=account_id)) is not None:
         return back
@@ -227,6 +245,9 @@ async def disconnect(request: Request) -> Response:
         account = await run_in_threadpool(store.get_account, target.account_id)
         if account is None:
             return error(404, f"no Stripe account {target.account_id} was ever connected here")
+        if target.project_id is not None and target.project_id != account.project_id:
+            # The sync routes' rule: naming a project and another project's account is a mistake.
+            return error(400, f"Stripe account {target.account_id} belongs to another project")
         accounts = [account]
     else:
         accounts = await run_in_threadpool(

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from stripe import SignatureVerificationError, WebhookSignature
 
 from stripe_pipeline.ops_store import Outcome
-from webhook_listener.payload_scrub import scrub_card_data
+from webhook_listener.payload_scrub import MAX_DEPTH, scrub_card_data, too_deep
 from webhook_listener.responses import error
 
 log = logging.getLogger("webhook_listener.webhooks")
@@ -97,6 +97,10 @@ def parse(body: bytes) -> VerifiedEvent:
         raise Refused("body is not valid JSON") from None
     if not isinstance(event, dict) or event.get("object") != "event":
         raise Refused("body is not a Stripe event")
+    if too_deep(event):
+        # Checked before the scrubber walks it: a signed but absurd body gets a short 400, not a
+        # RecursionError's 500 and traceback on every Stripe retry.
+        raise Refused(f"body nested deeper than {MAX_DEPTH} levels")
     event_id, event_type = event.get("id"), event.get("type")
     if (
         not isinstance(event_id, str)
@@ -113,7 +117,11 @@ def parse(body: bytes) -> VerifiedEvent:
         account_id=account if isinstance(account, str) and account else None,
         livemode=bool(event.get("livemode", False)),
         api_version=event.get("api_version") if isinstance(event.get("api_version"), str) else None,
-        created=created if isinstance(created, int) else None,
+        # Outside a signed 64-bit integer no column stores it, and Stripe would retry for 3 days;
+        # `created` only orders events, so an absurd one is dropped, not the event.
+        created=created
+        if isinstance(created, int) and not isinstance(created, bool) and abs(created) < 2**63
+        else None,
         # The hash is of the raw body as signed, so a redelivery of the same bytes matches even
         # though what is stored is the scrubbed copy.
         payload_hash=hashlib.sha256(body).hexdigest(),

@@ -34,6 +34,11 @@ class Column:
     type: pa.DataType
     extract: Extract
 
+    @property
+    def is_json(self) -> bool:
+        """Its strings are JSON documents (dbt's sources declare it `json`)."""
+        return getattr(self.extract, "json_text", False)
+
 
 def _key(name: str) -> Extract:
     return lambda objs, _ctx: [o.get(name) for o in objs]
@@ -63,12 +68,22 @@ def _nested(*path: str) -> Extract:
     return extract
 
 
+def _json_text(extract: Extract) -> Extract:
+    # Marks an extractor that serializes JSON: the column lands as text, and the dbt sources
+    # generated from this module (landed_schema.py) declare it `json`.
+    extract.json_text = True  # type: ignore[attr-defined]
+    return extract
+
+
 def _json(name: str) -> Extract:
-    return lambda objs, _ctx: [
-        None if (v := o.get(name)) is None else orjson.dumps(v).decode() for o in objs
-    ]
+    return _json_text(
+        lambda objs, _ctx: [
+            None if (v := o.get(name)) is None else orjson.dumps(v).decode() for o in objs
+        ]
+    )
 
 
+@_json_text
 def _metadata(objs: Objects, _ctx: dict[str, Any]) -> list[Any]:
     return [orjson.dumps(o.get("metadata") or {}).decode() for o in objs]
 
@@ -96,6 +111,7 @@ def _payment_method(field: str) -> Extract:
     return extract
 
 
+@_json_text
 def _dispute_balance_transaction_ids(objs: Objects, _ctx: dict[str, Any]) -> list[Any]:
     out = []
     for o in objs:
