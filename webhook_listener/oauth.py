@@ -210,6 +210,11 @@ async def oauth_callback(request: Request) -> Response:
             account.project_id,
             project_id,
         )
+        back = console_return(
+            request, claims.nonce, already_connected=account_id, project=account.project_id
+        )
+        if back is not None:
+            return back
         return page(
             409,
             "Stripe account already connected to another project",

@@ -56,6 +56,15 @@ def _flash(request: Request) -> list[tuple[str, str]]:
                 ),
             )
         )
+    if already := params.get("already_connected"):
+        messages.append(
+            (
+                "error",
+                f"Stripe account {already} is already connected to project "
+                f"{params.get('project', '?')}; nothing was changed. Disconnect it there first, "
+                "then connect it again.",
+            )
+        )
     if disconnected := params.get("disconnected"):
         messages.append(
             ("ok", f"Stripe account {disconnected} is disconnected. Its landed data is kept.")

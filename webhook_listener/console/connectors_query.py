@@ -154,6 +154,9 @@ def health_notes(health: dict[str, Any] | None, now: datetime) -> tuple[str, lis
         )
     else:
         notes.append("No webhook event waiting.")
+    skipped = int(health.get("skipped_webhook_events") or 0)
+    if skipped:
+        notes.append(f"{skipped} webhook event(s) skipped: they arrived while not connected.")
     failed_events = int(health.get("failed_webhook_events") or 0)
     if failed_events:
         notes.append(f"{failed_events} webhook event(s) failed to process.")
