@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from stripe_pipeline.ops_store import StripeAccount
 from webhook_listener.console.connectors_query import (
     MartsConnectors,
     ago,
@@ -130,7 +131,7 @@ async def connect(request: Request) -> Response:
     return response
 
 
-async def _connected_account(request: Request, account_id: str) -> object | None:
+async def _connected_account(request: Request, account_id: str) -> StripeAccount | None:
     account = await run_in_threadpool(request.app.state.store.get_account, account_id)
     return account if account is not None and account.is_connected else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from markupsafe import Markup
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -95,7 +96,7 @@ async def transactions_csv(request: Request) -> Response:
 # -- Analytics -----------------------------------------------------------------------------------
 
 
-def _charts(view: Overview) -> list[tuple[str, object]]:
+def _charts(view: Overview) -> list[tuple[str, Markup]]:
     charts = []
     days = sorted({p.day for p in view.daily})
     for currency in view.currencies:
@@ -122,7 +123,7 @@ def _charts(view: Overview) -> list[tuple[str, object]]:
     return charts
 
 
-def _conversion_chart(view: Overview) -> object | None:
+def _conversion_chart(view: Overview) -> Markup | None:
     if not view.conversion:
         return None
     return line_chart(
