@@ -9,6 +9,7 @@ Routes (all under /api/integrations/stripe):
     POST sync/transactions       operator; ?since=ISO date or Unix seconds
     POST products, POST prices   operator; catalog write on
 GET /healthz checks that the ops store answers and can take a write.
+/console: the operator console (webhook_listener/console/).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from stripe_pipeline.ops_store import OpsStore
 from stripe_pipeline.settings import Settings, load_settings
 from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
 from webhook_listener.catalog_write import create_price, create_product
+from webhook_listener.console.routes import console_mount
 from webhook_listener.oauth import disconnect, oauth_callback, oauth_start
 from webhook_listener.parent_watch import SUPERVISOR_PID_ENV, exit_with_parent
 from webhook_listener.sync_routes import sync_catalog, sync_transactions
@@ -145,6 +147,7 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
         Route(f"{PREFIX}/sync/transactions", sync_transactions, methods=["POST"]),
         Route(f"{PREFIX}/products", create_product, methods=["POST"]),
         Route(f"{PREFIX}/prices", create_price, methods=["POST"]),
+        console_mount(),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
