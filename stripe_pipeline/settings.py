@@ -50,6 +50,9 @@ class Settings:
     listener_public_url: str = "http://127.0.0.1:8000"
     # The listener refuses webhook bodies over this many bytes (Stripe's events are far smaller).
     webhook_max_body_bytes: int = 512 * 1024
+    # Seconds a client may take to send a request's headers / a webhook's body (slow clients).
+    listener_header_timeout_s: int = 10
+    webhook_body_timeout_s: int = 10
     dbt_target: str = "duckdb"
 
     @property
@@ -88,6 +91,18 @@ def _positive_int(values: dict[str, str], name: str, default: int) -> int:
     return number
 
 
+def _ops_database_url(values: dict[str, str], data_dir: Path) -> str:
+    url = values.get("OPS_DATABASE_URL") or f"sqlite:///{data_dir / 'ops.sqlite'}"
+    from stripe_pipeline.ops_store.urls import resolve_ops_url
+
+    # Resolved once here, so every reader of the ops store (the listener, the sensors, the copy
+    # into the warehouse) gets a driver that is installed, e.g. psycopg2 for postgresql+psycopg://.
+    try:
+        return resolve_ops_url(url).render_as_string(hide_password=False)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = ".env") -> Settings:
     """Settings from `env` (default: os.environ) over the values of a `.env` file, if present."""
     values: dict[str, str] = {}
@@ -116,7 +131,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         data_dir=data_dir,
         warehouse_path=Path(values.get("WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"),
         serving_dir=Path(values.get("SERVING_DIR") or data_dir / "serving"),
-        ops_database_url=values.get("OPS_DATABASE_URL") or f"sqlite:///{data_dir / 'ops.sqlite'}",
+        ops_database_url=_ops_database_url(values, data_dir),
         app_database_url=values.get("APP_DATABASE_URL", ""),
         platform_project_id=values.get("STRIPE_PLATFORM_PROJECT_ID") or "default",
         rate_limit=rate_limit,
@@ -125,5 +140,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
             "/"
         ),
         webhook_max_body_bytes=_positive_int(values, "WEBHOOK_MAX_BODY_BYTES", 512 * 1024),
+        listener_header_timeout_s=_positive_int(values, "LISTENER_HEADER_TIMEOUT_S", 10),
+        webhook_body_timeout_s=_positive_int(values, "WEBHOOK_BODY_TIMEOUT_S", 10),
         dbt_target=values.get("DBT_TARGET") or "duckdb",
     )

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.webhook_receiver",
     "tests.fixtures.orchestration",
     "tests.fixtures.browser",
+    "tests.fixtures.console",
 ]
