@@ -630,8 +630,12 @@ RESOURCES: list[Resource] = [
     Resource(
         "payouts",
         "payout",
-        [Filter("status", "status"), Filter("destination", "destination")],
-        frozenset({"created", "arrival_date"}),
+        [
+            Filter("status", "status"),
+            Filter("destination", "destination"),
+            Filter("arrival_date", "arrival_date", "range"),
+        ],
+        frozenset({"created"}),
     ),
     Resource(
         "application_fees",
@@ -1124,6 +1128,8 @@ class EmulatorApp:
             body = b"".join(chunks)
         version = headers.get("stripe-version") or self.store.api_version
         try:
+            # Time-driven work (a bank's answer, a payout) happens before the request sees state.
+            self.store.run_due()
             response = await self._dispatch(method, path, scope, headers, body, request_id, version)
         except StripeError as exc:
             response = Response(exc.status, exc.body(request_id), dict(exc.headers))

@@ -57,6 +57,7 @@ from stripe_emulator import (
     bank_debits,
     connect_fees,
     invoice_payments,
+    live_money,
     objects,
     payouts,
 )
@@ -397,7 +398,7 @@ class AccountGenerator:
         # Related objects share an id body, as Stripe's pi_3Abc... and ch_3Abc... do; the body
         # of index i is computed once for the page that renders its charge, intent and BT.
         self._core = lru_cache(maxsize=4096)(self._make_core)
-        self._precompute_payments()
+        self._precompute_payments()  # again by `collect_application_fees`
         self.payment = lru_cache(maxsize=8192)(self._payment)
         self._card_details = [
             objects.card_details(
@@ -457,7 +458,7 @@ class AccountGenerator:
                 if bank_failed:
                     codes = bank_debits.FAILURE_CODES
                     failure_code = codes[(h2 >> 16) % len(codes)]
-        if self.application is None or method != "card" or not succeeded:
+        if app_fee and (method != "card" or not succeeded):
             app_fee = app_fee_settled = 0
         # positional: the order of Payment's fields (a page builds a hundred of these)
         return Payment(
@@ -509,7 +510,7 @@ class AccountGenerator:
                 settle_amount = convert(amount, price.currency, self.settle, rate)
                 fee = card_fee(settle_amount, self.settle, rate is not None)
                 bank_fee = bank_debits.fee(self.bank_method, amount) if self.bank_method else 0
-                app_fee = round(amount * APPLICATION_FEE_PERCENT / 100)
+                app_fee = round(amount * APPLICATION_FEE_PERCENT / 100) if self.application else 0
                 app_fee_settled = convert(app_fee, price.currency, self.settle, rate)
                 table[quantity] = (settle_amount, rate, fee, bank_fee, app_fee, app_fee_settled)
             self._settlement.append(table)
@@ -705,6 +706,13 @@ class AccountGenerator:
             **extra,
         )
 
+    def collect_application_fees(self, application: str, platform: AccountGenerator) -> None:
+        """Make this a connected account whose card charges pay `platform` a fee."""
+        self.application, self.platform = application, platform
+        platform.connected.append(self)
+        self._precompute_payments()
+        self.payment.cache_clear()  # type: ignore[attr-defined]
+
     def application_fee_id(self, number: int, i: int) -> str:
         """On the platform: the id of the application fee on charge i of account `number`."""
         return self.gen_id("fee", connect_fees.kind_for(number), i)  # type: ignore[arg-type]
@@ -817,7 +825,14 @@ class AccountGenerator:
 
     def render_charge_bt(self, i: int) -> dict:
         pay = self.payment(i)
-        available_on, status = self._available(pay.created, pay.method)
+        if pay.method == "card":
+            created = pay.created
+            available_on = created - created % DAY + AVAILABLE_AFTER
+            bt_type = "charge"
+        else:
+            available_on = bank_debits.available_on(pay.created, pay.method)
+            bt_type = "payment"
+        status = "available" if available_on <= self.clock() else "pending"
         fee_details = [objects.fee_detail(pay.fee, self.settle)]
         if pay.application_fee_settled:
             fee_details.append(
@@ -838,7 +853,7 @@ class AccountGenerator:
             source=self.gen_id("ch", "c", i),
             # Stripe types card payments "charge" and other methods' "payment"; both report
             # in the "charge" category.
-            type="charge" if pay.method == "card" else "payment",
+            type=bt_type,
             reporting_category="charge",
             fee=pay.fee + pay.application_fee_settled,
             fee_details=fee_details,
@@ -983,6 +998,7 @@ class AccountGenerator:
         MULTI_LINE_COUNT lines (more than the 10 Stripe embeds), summing to the same total."""
         pay = self.payment(i)
         invoice_id = self.gen_id("in", "i", i)
+        subscription = self.subscription_id(pay)
         period = (31 if pay.price.interval == "month" else 365) * DAY
         if i % MULTI_LINE_EVERY:
             parts = [(pay.amount, pay.quantity, pay.price.unit_amount, pay.created, pay.created + period,
@@ -1010,9 +1026,18 @@ class AccountGenerator:
                 period_start=start,
                 period_end=end,
                 description=description,
+                subscription=subscription,
+                subscription_item=self.gen_id("si", "s", self.subscription_key(pay)),
             )
             for k, (amount, quantity, unit_amount, start, end, description) in enumerate(parts)
         ]
+
+    def subscription_key(self, pay: Payment) -> int:
+        """One subscription per customer and recurring price: its invoices are its cycles."""
+        return pay.customer * len(self.catalog.prices) + self.catalog.prices.index(pay.price)  # type: ignore[operator]
+
+    def subscription_id(self, pay: Payment) -> str:
+        return self.gen_id("sub", "s", self.subscription_key(pay))
 
     def render_invoice(self, i: int, stage: str = "final") -> dict:
         pay = self.payment(i)
@@ -1032,6 +1057,16 @@ class AccountGenerator:
             number=f"{self.tag[:8].upper()}-{i + 1:04d}" if status != "draft" else None,
             account_name=BUSINESS_NAMES[self.number % len(BUSINESS_NAMES)],
             paid_at=pay.created,
+            billing_reason="subscription_cycle",
+            parent={
+                "quote_details": None,
+                "subscription_details": {
+                    "metadata": {},
+                    "subscription": self.subscription_id(pay),
+                    "subscription_proration_date": None,
+                },
+                "type": "subscription_details",
+            },
         )
 
 
@@ -1536,11 +1571,11 @@ def populate(store: Store) -> None:
     platform = gens[0]
     for gen in gens[1 : 1 + opts.accounts]:
         if connect_fees.kind_for(gen.number) is not None:
-            gen.application, gen.platform = opts.client_id, platform
-            platform.connected.append(gen)
+            gen.collect_application_fees(opts.client_id, platform)
     for number, gen in enumerate(gens):
         account = build_account(store, gen)
         store.add_account(account, connected=number <= opts.accounts, platform=number == 0)
+    live_money.install(store)
     store.add_api_key(opts.api_key, store.platform_id)
 
 

@@ -754,7 +754,34 @@ def invoice_line_item(
     period_end: int,
     description: str | None = None,
     metadata: dict | None = None,
+    subscription: str | None = None,
+    subscription_item: str | None = None,
 ) -> dict:
+    """A line of an invoice; with `subscription`, a subscription item's line (Stripe's
+    `parent.subscription_item_details`), else an invoice item's."""
+    if subscription is not None:
+        parent: dict[str, Any] = {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription,
+                "subscription_item": subscription_item,
+            },
+            "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": {
+                "invoice_item": "ii_" + id[3:],
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": None,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
     return {
         "id": id,
         "object": "line_item",
@@ -767,16 +794,7 @@ def invoice_line_item(
         "invoice": invoice,
         "livemode": False,
         "metadata": metadata or {},
-        "parent": {
-            "invoice_item_details": {
-                "invoice_item": "ii_" + id[3:],
-                "proration": False,
-                "proration_details": {"credited_items": None},
-                "subscription": None,
-            },
-            "subscription_item_details": None,
-            "type": "invoice_item_details",
-        },
+        "parent": parent,
         "period": {"end": period_end, "start": period_start},
         "pretax_credit_amounts": [],
         "pricing": {
@@ -786,7 +804,7 @@ def invoice_line_item(
         },
         "quantity": quantity,
         "quantity_decimal": str(quantity),
-        "subscription": None,
+        "subscription": subscription,
         "subtotal": amount,
         "taxes": [],
     }

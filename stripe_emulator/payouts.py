@@ -64,11 +64,19 @@ class Schedule:
         self.first_day = day_start(gen.start) + DAY
         self.n_days = max(0, (gen.end - self.first_day) // DAY + 1)
         self._payouts: dict[int, Payout] | None = None
-        self._lock = threading.Lock()
+        self._sums: dict[int, int] | None = None
+        self._lock = threading.RLock()
         self.streams: list[Stream] = []  # the account's non-payout BT streams (set by wiring)
 
     def day_sums(self) -> dict[int, int]:
-        """Net per `available_on` day of every generated non-payout balance transaction."""
+        """Net per `available_on` day of every generated non-payout balance transaction
+        (whether or not it exists yet: that depends on the clock, the sums do not)."""
+        with self._lock:
+            if self._sums is None:
+                self._sums = self._day_sums()
+            return self._sums
+
+    def _day_sums(self) -> dict[int, int]:
         sums: dict[int, int] = {}
         for stream in self.streams:
             settle = stream.settle  # type: ignore[attr-defined]
@@ -134,15 +142,65 @@ class Schedule:
     def payout(self, k: int) -> Payout | None:
         return self.payouts.get(k)
 
-    def payout_of(self, day: int) -> Payout | None:
-        """The payout that settled funds available on `day`, if one has."""
-        for p in self.payouts.values():
-            if p.since < day <= p.until:
-                return p
-        return None
+    def last_until(self) -> int:
+        """Where the next payout's window starts: the last generated payout's day."""
+        paid = [p.until for p in self.payouts.values()]
+        return max(paid) if paid else min(self.day_sums(), default=self.first_day) - DAY
 
 
 # -- rendering -------------------------------------------------------------------------------
+
+
+TRACE_SUPPORTED = {"status": "supported", "value": None}
+TRACE_PENDING = {"status": "pending", "value": None}
+
+
+def destination(gen: Any) -> str:
+    return "ba_" + gen.tag + "BANK0001"
+
+
+def payout_object(
+    id: str,
+    amount: int,
+    currency: str,
+    created: int,
+    arrival_date: int,
+    balance_transaction: str,
+    status: str,
+    destination: str,
+    failure_balance_transaction: str | None = None,
+) -> dict:
+    """An automatic payout to the account's bank account (failure fields when `failed`)."""
+    failed = status == "failed"
+    return {
+        "id": id,
+        "object": "payout",
+        "amount": amount,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "arrival_date": arrival_date,
+        "automatic": True,
+        "balance_transaction": balance_transaction,
+        "created": created,
+        "currency": currency,
+        "description": "STRIPE PAYOUT",
+        "destination": destination,
+        "failure_balance_transaction": failure_balance_transaction if failed else None,
+        "failure_code": FAILURE_CODE if failed else None,
+        "failure_message": FAILURE_MESSAGE if failed else None,
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "original_payout": None,
+        "payout_method": None,
+        "reconciliation_status": "completed",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": status,
+        "trace_id": TRACE_SUPPORTED if status == "paid" else TRACE_PENDING,
+        "type": "bank_account",
+    }
 
 
 def render_payout(gen: Any, k: int) -> dict:
@@ -156,35 +214,17 @@ def render_payout(gen: Any, k: int) -> dict:
         status = "paid"
     else:
         status = "in_transit"
-    return {
-        "id": gen.gen_id("po", "o", k),
-        "object": "payout",
-        "amount": p.amount,
-        "application_fee": None,
-        "application_fee_amount": None,
-        "arrival_date": arrival,
-        "automatic": True,
-        "balance_transaction": gen.gen_id("txn", "o", k),
-        "created": p.created,
-        "currency": gen.settle,
-        "description": "STRIPE PAYOUT",
-        "destination": "ba_" + gen.tag + "BANK0001",
-        "failure_balance_transaction": gen.gen_id("txn", "f", k) if status == "failed" else None,
-        "failure_code": FAILURE_CODE if status == "failed" else None,
-        "failure_message": FAILURE_MESSAGE if status == "failed" else None,
-        "livemode": False,
-        "metadata": {},
-        "method": "standard",
-        "original_payout": None,
-        "payout_method": None,
-        "reconciliation_status": "completed",
-        "reversed_by": None,
-        "source_type": "card",
-        "statement_descriptor": None,
-        "status": status,
-        "trace_id": {"status": "supported" if status == "paid" else "pending", "value": None},
-        "type": "bank_account",
-    }
+    return payout_object(
+        id=gen.gen_id("po", "o", k),
+        amount=p.amount,
+        currency=gen.settle,
+        created=p.created,
+        arrival_date=arrival,
+        balance_transaction=gen.gen_id("txn", "o", k),
+        status=status,
+        destination=destination(gen),
+        failure_balance_transaction=gen.gen_id("txn", "f", k),
+    )
 
 
 def render_payout_bt(gen: Any, k: int, failure: bool = False) -> dict:
@@ -329,62 +369,73 @@ def settled_by(account: Account, payout_id: str) -> tuple[int, int, Any] | None:
     """(created_lo, created_hi, predicate) selecting the balance transactions a generated
     payout settled, for the list engine; None if `payout_id` names no generated payout."""
     gen = account.generator
-    found = account.decode(payout_id)
-    if gen is None or found is None or found[0].object_type != "payout":
-        return None
-    stream, k = found
-    if not stream.exists(k):
-        return None
-    p: Payout = gen.schedule.payouts[k]
+    window = account.payout_windows.get(payout_id)
+    if window is not None:  # a payout made as the clock moved on (live_money.py)
+        since, until = window
+        own = None
+    else:
+        found = account.decode(payout_id)
+        if gen is None or found is None or found[0].object_type != "payout":
+            return None
+        stream, own = found
+        if not stream.exists(own):
+            return None
+        p: Payout = gen.schedule.payouts[own]
+        since, until = p.since, p.until
 
     def predicate(s: Stream, i: int, overlaid: dict | None) -> bool:
-        if overlaid is not None or s is None:
-            return False  # objects written after start-up are in no generated payout
+        if overlaid is not None:
+            if overlaid["type"] == "payout":
+                return overlaid["source"] == payout_id
+            return since < overlaid["available_on"] <= until
+        if s is None:
+            return False
         if isinstance(s, PayoutBTStream):
-            return i == k
+            return i == own
         settle = getattr(s, "settle", None)
         if settle is None:
             return False
         got = settle(i)
-        return got is not None and p.since < got[0] <= p.until
+        return got is not None and since < got[0] <= until
 
-    return p.since - MAX_SETTLE_DAYS * DAY, p.created, predicate
+    return since - MAX_SETTLE_DAYS * DAY, until + PAYOUT_HOUR, predicate
 
 
-def balance(account: Account) -> dict:
-    """`GET /v1/balance`: available and pending per currency, from the balance transactions."""
-    now = account.store.now()
+def balance(account: Account, at: int | None = None) -> dict:
+    """`GET /v1/balance` (as of `at`, default now): per currency, `available` is the net of
+    every balance transaction available by then (payouts included), `pending` of those that
+    exist but are not available yet."""
+    now = account.store.now() if at is None else at
     available: dict[str, int] = {}
     pending: dict[str, int] = {}
     gen = account.generator
     if gen is not None:
         cur = gen.settle
-        sums = gen.schedule.day_sums()
-        available[cur] = sum(net for day, net in sums.items() if day <= now)
+        sched: Schedule = gen.schedule
+        available[cur] = sum(net for day, net in sched.day_sums().items() if day <= now)
         # Some of the sums' transactions do not exist yet (created after now): count pending
-        # ones from the recent window only, by existence.
+        # ones from the recent window only.
         pending[cur] = 0
-        for stream in gen.schedule.streams:
+        for stream in sched.streams:
             lo, hi = stream.index_range(now - MAX_SETTLE_DAYS * DAY, now)
             for i in range(lo, hi):
-                if not stream.exists(i):
-                    continue
                 got = stream.settle(i)  # type: ignore[attr-defined]
+                # `settle` is None for objects that never exist; the others exist from their
+                # `created` on, and index_range stopped at `now`.
                 if got is not None and got[0] > now:
                     pending[cur] += got[1]
-        for k, p in gen.schedule.payouts.items():
+        for k, p in sched.payouts.items():
             if p.created <= now:
                 available[cur] -= p.amount
-            if p.failed and gen.schedule.arrival(k) <= now:
-                day = gen.schedule.failure_credit_day(k)
-                if day <= now:
-                    available[cur] += p.amount
-                else:
-                    pending[cur] += p.amount
+            if p.failed and sched.arrival(k) <= now:
+                target = available if sched.failure_credit_day(k) <= now else pending
+                target[cur] += p.amount
     new = account._new.get("balance_transaction")
     if new is not None:
         for i in range(len(new)):
             bt = new.render(i)
+            if bt["created"] > now:
+                continue
             target = available if bt["available_on"] <= now else pending
             target[bt["currency"]] = target.get(bt["currency"], 0) + bt["net"]
     currencies = sorted(set(available) | set(pending))

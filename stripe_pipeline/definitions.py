@@ -21,6 +21,10 @@ from stripe_pipeline.defs.common import default_resources
 
 
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
+
+    # Every process that loads the code location (code server, run workers) syncs from Stripe.
+    silence_stripe_sdk_console()
     from stripe_pipeline.defs.automation import definitions as automation
     from stripe_pipeline.defs.ingestion import definitions as ingestion
     from stripe_pipeline.defs.serving import definitions as serving

@@ -50,6 +50,9 @@ class Settings:
     listener_public_url: str = "http://127.0.0.1:8000"
     # The listener refuses webhook bodies over this many bytes (Stripe's events are far smaller).
     webhook_max_body_bytes: int = 512 * 1024
+    # Seconds a client may take to send a request's headers / a webhook's body (slow clients).
+    listener_header_timeout_s: int = 10
+    webhook_body_timeout_s: int = 10
     dbt_target: str = "duckdb"
 
     @property
@@ -137,5 +140,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
             "/"
         ),
         webhook_max_body_bytes=_positive_int(values, "WEBHOOK_MAX_BODY_BYTES", 512 * 1024),
+        listener_header_timeout_s=_positive_int(values, "LISTENER_HEADER_TIMEOUT_S", 10),
+        webhook_body_timeout_s=_positive_int(values, "WEBHOOK_BODY_TIMEOUT_S", 10),
         dbt_target=values.get("DBT_TARGET") or "duckdb",
     )

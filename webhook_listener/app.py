@@ -9,11 +9,13 @@ Routes (all under /api/integrations/stripe):
     POST sync/transactions       operator; ?since=ISO date or Unix seconds
     POST products, POST prices   operator; catalog write on
 GET /healthz checks that the ops store answers and can take a write.
+/console: the operator console (webhook_listener/console/).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,9 +30,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stripe_pipeline.ops_store import OpsStore
 from stripe_pipeline.settings import Settings, load_settings
+from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
 from webhook_listener.catalog_write import create_price, create_product
+from webhook_listener.console.routes import console_mount
 from webhook_listener.oauth import disconnect, oauth_callback, oauth_start
-from webhook_listener.stripe_api import quiet_stripe_logger
+from webhook_listener.parent_watch import SUPERVISOR_PID_ENV, exit_with_parent
 from webhook_listener.sync_routes import sync_catalog, sync_transactions
 from webhook_listener.webhooks import receive_webhook
 
@@ -120,7 +124,8 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
     """The app. With `store` given, the caller owns it; otherwise the app opens the ops store
     from settings at startup (applying migrations) and closes it at shutdown."""
-    quiet_stripe_logger()
+    # Here, because every worker process builds its app: none may print the SDK's secrets.
+    silence_stripe_sdk_console()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -142,6 +147,7 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
         Route(f"{PREFIX}/sync/transactions", sync_transactions, methods=["POST"]),
         Route(f"{PREFIX}/products", create_product, methods=["POST"]),
         Route(f"{PREFIX}/prices", create_price, methods=["POST"]),
+        console_mount(),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
@@ -155,4 +161,6 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
 
 def create_app_from_env() -> Any:
     """For `uvicorn --factory` and every worker process: settings from the environment/.env."""
+    if supervisor := os.environ.get(SUPERVISOR_PID_ENV):
+        exit_with_parent(int(supervisor))
     return create_app(load_settings())

@@ -40,6 +40,13 @@ class Column:
         return getattr(self.extract, "json_text", False)
 
 
+def _json_text(extract: Extract) -> Extract:
+    # Marks an extractor that serializes JSON: the column lands as text, and the dbt sources
+    # generated from this module (landed_schema.py) declare it `json`.
+    extract.json_text = True  # type: ignore[attr-defined]
+    return extract
+
+
 def _key(name: str) -> Extract:
     return lambda objs, _ctx: [o.get(name) for o in objs]
 
@@ -65,13 +72,6 @@ def _nested(*path: str) -> Extract:
             out.append(value)
         return out
 
-    return extract
-
-
-def _json_text(extract: Extract) -> Extract:
-    # Marks an extractor that serializes JSON: the column lands as text, and the dbt sources
-    # generated from this module (landed_schema.py) declare it `json`.
-    extract.json_text = True  # type: ignore[attr-defined]
     return extract
 
 

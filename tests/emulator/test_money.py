@@ -284,7 +284,21 @@ def test_invoice_payments_link_invoices_to_payment_intents(emu):
         assert [p.id for p in by_intent] == [payment.id]
         expanded = client.v1.invoices.retrieve(invoice.id, {"expand": ["payments"]})
         assert [p.id for p in expanded.payments.data] == [payment.id]
+        # subscription invoices: the line names its price (pricing.price_details at basil+)
+        # and the subscription the invoice bills
         line = invoice.lines.data[0]
         assert line.pricing.price_details.price.startswith("price_")
+        assert line.parent.type == "subscription_item_details"
+        assert invoice.parent.subscription_details.subscription == line.subscription
         intent = client.v1.payment_intents.retrieve(payment.payment.payment_intent)
         assert intent.amount == payment.amount_requested
+
+
+def test_payouts_filter_by_status_and_arrival_date(emu):
+    # https://docs.stripe.com/api/payouts/list: status and arrival_date filters.
+    every_payout = every(emu, "payouts")
+    cut = sorted(p.arrival_date for p in every_payout)[len(every_payout) // 2]
+    late = every(emu, "payouts", arrival_date={"gte": cut})
+    assert late and {p.id for p in late} == {p.id for p in every_payout if p.arrival_date >= cut}
+    paid = every(emu, "payouts", status="paid")
+    assert paid and all(p.status == "paid" for p in paid)
