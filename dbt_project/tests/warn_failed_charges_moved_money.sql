@@ -2,7 +2,7 @@
 -- payment_failure_refund: docs.stripe.com/reports/balance-transaction-types). Usually the
 -- failure has not landed yet; one account's odd data must not stop every build, so this warns
 -- and lists the rows (marts.data_warnings).
-{{ config(severity='warn') }}
+{{ config(severity='warn', store_failures=true) }}
 
 select *
 from {{ ref('data_warnings') }}

@@ -2,7 +2,7 @@
 -- not list: it lands as `unclassified` and the marts still publish, so this only warns and
 -- lists the rows (marts.data_warnings). Add the type to macros/money_classification.sql and
 -- docs/money.md.
-{{ config(severity='warn') }}
+{{ config(severity='warn', store_failures=true) }}
 
 select *
 from {{ ref('data_warnings') }}
