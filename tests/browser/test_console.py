@@ -204,7 +204,14 @@ def test_transactions_published_after_opening_the_page_are_announced_without_a_r
     assert _totals(page)["usd"].startswith("USD\t15\t")
 
 
-FIGURES = ("#selected-totals", "#stripe-title + *", "#app-title + *", "#daily", "#conversion")
+FIGURES = (
+    "#selected-totals",
+    "#stripe-title + *",
+    "#money-at-stripe",
+    "#app-title + *",
+    "#daily",
+    "#conversion",
+)
 
 
 def _figures(page) -> dict[str, str]:
@@ -228,14 +235,20 @@ def test_toggling_a_source_chip_changes_every_figure_that_counts_it(
     without_manual = _figures(page)
     changed = {name for name in FIGURES if without_manual[name] != before[name]}
     # Manual money is in the combined totals, the app's own sources and the daily USD chart;
-    # the Stripe totals and the payment conversion do not count it.
+    # the Stripe totals, balances, payouts and the payment conversion do not count it.
     assert changed == {"#selected-totals", "#app-title + *", "#daily"}
 
     page.get_by_role("button", name="stripe").click()
     page.wait_for_url(re.compile(r".*/analytics\?source=invoice$"))
     only_invoice = _figures(page)
     changed = {name for name in FIGURES if only_invoice[name] != without_manual[name]}
-    assert changed == {"#selected-totals", "#stripe-title + *", "#daily", "#conversion"}
+    assert changed == {
+        "#selected-totals",
+        "#stripe-title + *",
+        "#money-at-stripe",
+        "#daily",
+        "#conversion",
+    }
     assert "The stripe source is off." in page.locator("#stripe-title + *").inner_text()
     page.reload()
     assert _figures(page) == only_invoice

@@ -16,7 +16,7 @@ from stripe_pipeline.money import format_money
 from stripe_pipeline.ops_store import StripeAccount, SyncState
 from stripe_pipeline.settings import Settings
 from tests.fixtures.console import PublishedScenario
-from webhook_listener.console.analytics_query import overview
+from webhook_listener.console.analytics_query import overview, payout_totals, stripe_balances
 from webhook_listener.console.catalog_query import catalog_rows
 from webhook_listener.console.connectors_query import connector_rows, marts_connectors
 from webhook_listener.console.csv_export import write_csv
@@ -288,3 +288,42 @@ def test_the_selected_sources_are_added_per_currency_only(con) -> None:
         ("jpy", 4500, 3838, 3),
         ("usd", 11899 + 10000, 4273 + 10000, 13),
     ]
+
+
+def test_balances_at_stripe_are_per_account_and_currency_and_follow_the_project(con) -> None:
+    everything = overview(con, [], None)
+    jp = [b for b in everything.balances if b.stripe_account_id == "acct_jp"]
+    # acct_jp's JPY balance is its transactions' net: 1446 + 2892 - 500, nothing paid out.
+    assert [(b.currency, b.available + b.pending) for b in jp] == [("jpy", 3838)]
+    only_b = overview(con, [], "proj_b")
+    assert {b.stripe_account_id for b in only_b.balances} == {"acct_jp"}
+    assert overview(con, ["manual"], None).balances is None  # a Stripe figure: stripe chip off
+
+
+def test_payouts_are_totalled_per_currency_and_status_with_the_reconciled_count(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "payouts.duckdb"
+    with duckdb.connect(str(path)) as db:
+        db.execute("create schema marts")
+        db.execute(
+            "create table marts.stripe_accounts as select * from (values "
+            "('acct_a', 'proj_a'), ('acct_b', 'proj_b')) t(stripe_account_id, project_id)"
+        )
+        db.execute(
+            "create table marts.payouts as select * from (values "
+            "('acct_a', 'usd', 'paid', 1000, true), ('acct_a', 'usd', 'paid', 500, false), "
+            "('acct_a', 'usd', 'failed', 200, null), ('acct_b', 'jpy', 'paid', 3000, true)"
+            ") t(stripe_account_id, currency, status, amount, reconciled)"
+        )
+    with duckdb.connect(str(path), read_only=True) as db:
+        everything = payout_totals(db, None)
+        only_a = payout_totals(db, "proj_a")
+        balances = stripe_balances(db, None)
+    assert [(p.currency, p.status, p.count, p.amount, p.reconciled) for p in everything] == [
+        ("jpy", "paid", 1, 3000, 1),
+        ("usd", "failed", 1, 200, 0),
+        ("usd", "paid", 2, 1500, 1),
+    ]
+    assert {p.currency for p in only_a} == {"usd"}
+    assert balances is None  # this serving file has no marts.balances: the page says so

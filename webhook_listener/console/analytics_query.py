@@ -50,6 +50,24 @@ class ConversionPoint:
 
 
 @dataclass(frozen=True)
+class BalanceNow:
+    stripe_account_id: str
+    project_id: str | None
+    currency: str
+    available: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class PayoutTotal:
+    currency: str
+    status: str
+    count: int
+    amount: int
+    reconciled: int  # paid automatic payouts whose settled transactions add up to the amount
+
+
+@dataclass(frozen=True)
 class Overview:
     sources: list[str]  # every source in the mart: the chips
     selected: list[str]  # the chips that are on (all of them when the URL names none)
@@ -58,6 +76,9 @@ class Overview:
     totals: list[SourceTotal] = field(default_factory=list)
     daily: list[DailyPoint] = field(default_factory=list)
     conversion: list[ConversionPoint] = field(default_factory=list)
+    # Stripe-only, per account: None when the serving file predates marts.balances/payouts.
+    balances: list[BalanceNow] | None = None
+    payouts: list[PayoutTotal] | None = None
 
     @property
     def stripe_totals(self) -> list[SourceTotal]:
@@ -161,4 +182,59 @@ def overview(
                 project_args,
             ).fetchall()
         ]
-    return Overview(sources, selected, projects, project, totals, daily, conversion)
+    balances, payouts = (
+        (stripe_balances(con, project), payout_totals(con, project))
+        if STRIPE in selected
+        else (None, None)
+    )
+    return Overview(
+        sources, selected, projects, project, totals, daily, conversion, balances, payouts
+    )
+
+
+def _published(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
+# The money marts are per Stripe account; the account's project comes from stripe_accounts.
+_ACCOUNT_PROJECT = (
+    "left join marts.stripe_accounts as accounts using (stripe_account_id) "
+    "where (? is null or accounts.project_id = ?)"
+)
+
+
+def stripe_balances(con: duckdb.DuckDBPyConnection, project: str | None) -> list[BalanceNow] | None:
+    if not _published(con, "balances"):
+        return None
+    rows = con.execute(
+        f"""
+        select balances.stripe_account_id, accounts.project_id, balances.currency,
+            balances.available_amount, balances.pending_amount
+        from marts.balances as balances {_ACCOUNT_PROJECT} and balances.is_current
+        order by accounts.project_id, balances.stripe_account_id, balances.currency
+        """,
+        [project, project],
+    ).fetchall()
+    return [BalanceNow(a, p, c, int(av or 0), int(pe or 0)) for a, p, c, av, pe in rows]
+
+
+def payout_totals(con: duckdb.DuckDBPyConnection, project: str | None) -> list[PayoutTotal] | None:
+    if not _published(con, "payouts"):
+        return None
+    rows = con.execute(
+        f"""
+        select payouts.currency, payouts.status, count(*), sum(payouts.amount),
+            count(*) filter (where payouts.reconciled)
+        from marts.payouts as payouts {_ACCOUNT_PROJECT}
+        group by payouts.currency, payouts.status
+        order by payouts.currency, payouts.status
+        """,
+        [project, project],
+    ).fetchall()
+    return [PayoutTotal(c, s, int(n), int(a or 0), int(r)) for c, s, n, a, r in rows]
