@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 from stripe_pipeline.settings import Settings
-from stripe_pipeline.stripe_source import PRIMARY_KEY, make_pipeline
 from stripe_pipeline.stripe_source import columns as source_columns
+from stripe_pipeline.stripe_source import make_pipeline
 from stripe_pipeline.stripe_source.columns import TABLES, to_arrow
 from stripe_pipeline.stripe_source.settings import RESOURCES
 from tests.shapes.shapes import (
@@ -96,14 +96,14 @@ def land(tmp_path: Path, tables: dict[str, list[pa.Table]]) -> Path:
     pipeline = make_pipeline(settings, ACCOUNT)
     resources = []
     for name, arrow_tables in tables.items():
-        strategy = "delete-insert" if RESOURCES[name].mutable else "insert-only"
+        spec = RESOURCES[name]
         resources.append(
             dlt.resource(
                 arrow_tables,
                 name=name,
                 table_name=name,
-                write_disposition={"disposition": "merge", "strategy": strategy},
-                primary_key=PRIMARY_KEY,
+                write_disposition=spec.write_disposition,
+                primary_key=spec.primary_key,
                 max_table_nesting=0,
             )
         )
