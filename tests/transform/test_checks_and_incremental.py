@@ -9,6 +9,7 @@ import duckdb
 
 from tests.fixtures.transform import (
     DAY3,
+    LANDED_COLUMNS,
     LATER_LOAD_ID,
     DuckdbWarehouse,
     Scenario,
@@ -123,3 +124,26 @@ def test_parse_needs_no_warehouse(tmp_path: Path) -> None:
     assert result.ok, result.output[-4000:]
     assert (tmp_path / "target" / "manifest.json").is_file()
     assert not missing.exists()
+
+
+def test_a_transactions_table_built_before_money_class_existed_is_rebuilt_in_full(
+    duckdb_warehouse: DuckdbWarehouse,
+) -> None:
+    assert duckdb_warehouse.dbt("build").ok
+    columns = "transaction_id, type, money_class, status, amount, fee_amount, net_amount"
+    query = f"select {columns} from marts.transactions order by transaction_id"
+    expected = duckdb_warehouse.query(query)
+    # The table as the previous version of the model left it (no money_class, no load ids),
+    # over landed rows from before every row carried its dlt load id.
+    duckdb_warehouse.execute(
+        "alter table marts.transactions drop column money_class; "
+        "alter table marts.transactions drop column source_load_id; "
+        + "; ".join(f"update stripe.{t} set _dlt_load_id = null" for t in LANDED_COLUMNS["stripe"])
+    )
+    upgraded = duckdb_warehouse.dbt("build", "--select", "transactions+")
+    assert upgraded.ok, upgraded.output[-4000:]
+    # dbt appends the new columns; every row is derived again, so none is left without them.
+    assert duckdb_warehouse.query(query) == expected
+    assert duckdb_warehouse.query(
+        "select count(*) from marts.transactions where money_class is null"
+    ) == [(0,)]
