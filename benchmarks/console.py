@@ -3,9 +3,11 @@
 Builds a warehouse whose `marts.transactions` holds `--rows` rows (default 1,000,000: four
 currencies including JPY, three sources, ten projects, a year of days), publishes it with the
 real `publish_marts`, serves it with `stripe-pipeline listener` in its own process, signs in,
-and times whole page loads (HTTP, the page's three queries: the 50 rows, the per-currency totals
-of the filtered rows and the filter choices; rendering) for a few views: the default page, a
-filtered one, one sorted by net, a deep page, and the count the page polls.
+and times whole page loads (HTTP, the page's queries: the 50 rows, the per-currency totals of
+the filtered rows and the filter choices; rendering) for a few views: the default page, a
+filtered one, one sorted by net, a deep page, a filter never asked before on every load (its
+totals computed, not remembered), and the count the page polls (the same, and a new one each
+time).
 
 Baseline, in the same run: the page's bare row query (`select ... order by created_at desc
 limit 50` on a read-only connection to the same file, opened per query as the console does)
@@ -42,13 +44,22 @@ from webhook_listener.process import ListenerProcess, listener_env  # noqa: E402
 
 BUDGET_MS = 300.0
 TOKEN = "op_bench_" + "e5" * 16
+# `{n}` takes a new value on every load: a filter never asked for before, so nothing about it is
+# remembered (the page's totals and the count are kept per filter until the next publish).
 VIEWS = {
     "default": "/console/transactions",
     "filtered": "/console/transactions?currency=usd&type=refund&from=2026-03-01",
     "sorted_by_net": "/console/transactions?sort=net&dir=asc",
     "page_200": "/console/transactions?page=200",
+    "new_filter_each_load": "/console/transactions?currency=usd&from=2026-01-01&to=2026-{n}",
     "new_rows_count": "/console/transactions/count?currency=jpy",
+    "new_count_each_poll": "/console/transactions/count?from=2026-{n}",
 }
+
+
+def _dated(path: str, n: int) -> str:
+    day = 1 + n % 28
+    return path.replace("{n}", f"{2 + n // 28:02d}-{day:02d}")
 
 
 def build_warehouse(path: Path, rows: int) -> None:
@@ -163,20 +174,21 @@ def main() -> int:
             results: dict[str, dict[str, float]] = {}
             with httpx.Client(base_url=listener.base_url, timeout=60) as client:
                 sign_in(client)
+                loads = 0
                 for name, path in VIEWS.items():
                     for _ in range(2):  # warm: the OS file cache and the first connection
-                        client.get(path).raise_for_status()
+                        loads += 1
+                        client.get(_dated(path, loads)).raise_for_status()
                     samples = []
                     for _ in range(args.repeat):
+                        loads += 1
                         t0 = time.perf_counter()
-                        answer = client.get(path)
+                        answer = client.get(_dated(path, loads))
                         samples.append((time.perf_counter() - t0) * 1000)
                         answer.raise_for_status()
-                    if (
-                        name != "new_rows_count"
-                        and '<table class="transactions"' not in answer.text
-                    ):
-                        raise RuntimeError(f"{name}: the page shows no transactions table")
+                    expected = '"count"' if "/count" in path else '<table class="transactions"'
+                    if expected not in answer.text:
+                        raise RuntimeError(f"{name}: the answer lacks {expected}")
                     results[name] = percentiles(samples)
                     print(f"  {name:<16} {results[name]}", flush=True)
         finally:

@@ -622,6 +622,9 @@ def _serve_console(services: Services, listener_url: str, operator_token: str) -
         f"operator token {operator_token}",
         flush=True,
     )
+    # Dagster's in-process runs above may leave SIGINT/SIGTERM ignored; here both must stop us.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _on_sigterm)
     try:
         while True:
             for service in services.running:

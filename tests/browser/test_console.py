@@ -141,6 +141,7 @@ def test_disconnecting_asks_for_confirmation_then_shows_the_account_disconnected
     assert stack.listener.store.get_account(account_id).status == "disconnected"
     row = page.locator(f'tr[data-account="{account_id}"]')
     assert row.locator(".badge.conn-disconnected").inner_text() == "disconnected"
+    assert row.locator(".badge.health-disconnected").inner_text() == "disconnected"
     # Disconnected: it can be connected again, not synced.
     assert row.get_by_role("button", name=re.compile("^Connect")).is_visible()
     assert row.get_by_role("button", name=re.compile("Sync now")).count() == 0

@@ -244,6 +244,8 @@ def test_the_count_sees_transactions_published_after_the_page_was_opened(
         page = browser.get("/console/transactions", params={"currency": "usd"})
         assert 'data-count="13"' in page.text
         assert 'data-count-url="/console/transactions/count?currency=usd"' in page.text
+        # Counts are remembered until the next publish; a publish must be seen at once.
+        assert browser.get("/console/transactions/count?currency=usd").json() == {"count": 13}
         publish_new_transactions(serving, "usd", 2)
         assert browser.get("/console/transactions/count?currency=usd").json() == {"count": 15}
         assert browser.get("/console/transactions/count?currency=jpy").json() == {"count": 3}

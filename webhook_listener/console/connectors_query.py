@@ -186,6 +186,10 @@ def connector_rows(
             row.health, row.health_notes = health_notes(
                 marts.health.get(row.account_id) if marts else None, now
             )
+            if row.status == "disconnected" and row.health != "disconnected":
+                # The ops store is live; the marts only learn of it at their next build.
+                row.health = "disconnected"
+                row.health_notes.insert(0, "Disconnected: no data is synced; landed data is kept.")
         return row
 
     platform_id = marts.platform_account_id if marts else None

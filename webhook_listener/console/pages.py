@@ -22,8 +22,12 @@ from webhook_listener.console.transactions_query import (
     PAGE_SIZE,
     SORT_COLUMNS,
     TransactionFilters,
+    TransactionsPage,
     count_matching,
-    transactions_page,
+    facets,
+    filters_key,
+    page_rows,
+    totals,
 )
 
 # -- Transactions --------------------------------------------------------------------------------
@@ -32,8 +36,13 @@ from webhook_listener.console.transactions_query import (
 @signed_in
 async def transactions(request: Request) -> Response:
     filters, problems = TransactionFilters.from_query(request.query_params)
+    serving = reader(request)
     try:
-        page = await reader(request).run(lambda con: transactions_page(con, filters))
+        # Totals and filter choices change only when the marts are published again.
+        choices = await serving.cached("facets", facets)
+        sums = await serving.cached(filters_key("totals", filters), lambda c: totals(c, filters))
+        rows = await serving.run(lambda con: page_rows(con, filters))
+        page = TransactionsPage(rows=rows, totals=sums, facets=choices, filters=filters)
     except ConsoleDataError as problem:
         return render(
             request,
@@ -71,7 +80,9 @@ async def transactions_count(request: Request) -> Response:
     since it was opened."""
     filters, _ = TransactionFilters.from_query(request.query_params)
     try:
-        count = await reader(request).run(lambda con: count_matching(con, filters))
+        count = await reader(request).cached(
+            filters_key("count", filters), lambda con: count_matching(con, filters)
+        )
     except ConsoleDataError as problem:
         return JSONResponse({"count": None, "error": problem.message})
     return JSONResponse({"count": count}, headers={"Cache-Control": "no-store"})

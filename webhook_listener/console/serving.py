@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ QUERY_TIMEOUT_S = 10.0
 # webhook and OAuth routes use for the ops store: a slow page can wait for a console thread
 # but can never take the thread a webhook delivery needs.
 QUERY_THREADS = 4
+# Remembered figures (per filter); a few hundred small values at most.
+CACHE_ENTRIES = 256
 
 
 class ConsoleDataError(Exception):
@@ -55,6 +58,9 @@ class ServingReader:
     threads: int = QUERY_THREADS
     _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _cache: OrderedDict[Hashable, tuple[tuple[int, int, int], object]] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     @classmethod
     def for_serving_dir(cls, serving_dir: Path, **kwargs: float) -> ServingReader:
@@ -71,6 +77,32 @@ class ServingReader:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _version(self) -> tuple[int, int, int] | None:
+        """Which published file is there: a publish renames a new file over the old one."""
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+    async def cached(self, key: Hashable, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`run(job)`, remembered until the next publish: the marts only change then, so a
+        figure asked for again (the totals of a filter, the new-rows count polled every few
+        seconds) costs a stat() instead of a scan."""
+        version = self._version()
+        hit = self._cache.get(key)
+        if version is not None and hit is not None and hit[0] == version:
+            self._cache.move_to_end(key)
+            return hit[1]  # type: ignore[return-value]
+        value = await self.run(job)
+        # Kept only if no publish happened meanwhile (else it may describe either file).
+        if version is not None and self._version() == version:
+            self._cache[key] = (version, value)
+            self._cache.move_to_end(key)
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
 
     def _no_file(self) -> NoServingData:
         return NoServingData(

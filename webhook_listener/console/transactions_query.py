@@ -217,6 +217,12 @@ def transactions_page(
     )
 
 
+def filters_key(kind: str, filters: TransactionFilters) -> tuple[object, ...]:
+    """A cache key for a figure of the rows `filters` select (paging and sorting aside)."""
+    where, args = filters.where()
+    return (kind, where, tuple(args))
+
+
 def count_matching(con: duckdb.DuckDBPyConnection, filters: TransactionFilters) -> int:
     where, args = filters.where()
     return int(con.execute(f"select count(*) from marts.transactions {where}", args).fetchone()[0])
