@@ -61,10 +61,12 @@ def test_accounts_sensor_adds_connected_accounts_and_the_platform_then_removes_d
     _apply_partition_requests(dagster_instance, result)
 
     assert _partitions(dagster_instance) == {emulator.platform_account_id, first, second}
-    backfills = {r.partition_key: r for r in result.run_requests}
-    assert set(backfills) == {emulator.platform_account_id, first, second}
-    assert all(r.job_name == "stripe_sync_job" for r in backfills.values())
-    assert all(r.tags[TAG_TRIGGER] == "accounts" for r in backfills.values())
+    # One first-backfill run for the accounts that appeared: their partitions as one range.
+    (backfill,) = result.run_requests
+    added = dagster_instance.get_dynamic_partitions(STRIPE_ACCOUNTS.name)
+    assert backfill.job_name == "stripe_sync_job" and backfill.tags[TAG_TRIGGER] == "accounts"
+    assert backfill.tags["dagster/asset_partition_range_start"] == added[0]
+    assert backfill.tags["dagster/asset_partition_range_end"] == added[-1]
 
     # Nothing changed: no requests, no runs.
     again = _tick(
@@ -87,8 +89,10 @@ def test_accounts_sensor_adds_connected_accounts_and_the_platform_then_removes_d
     result = _tick(
         orchestration_defs, "stripe_accounts_sensor", dagster_instance, orchestration_resources
     )
-    assert [r.partition_key for r in result.run_requests] == [second]
-    assert result.run_requests[0].run_key not in {r.run_key for r in backfills.values()}
+    (again,) = result.run_requests
+    assert again.tags["dagster/asset_partition_range_start"] == second
+    assert again.tags["dagster/asset_partition_range_end"] == second
+    assert again.run_key != backfill.run_key
 
 
 def test_accounts_sensor_with_connect_off_keeps_only_the_platform_account(

@@ -11,6 +11,7 @@ The logic lives in plain functions (`accounts_tick`, `inbox_tick`, `sync_request
 take the store and the known partitions; the sensor bodies only open the store and the instance.
 """
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,11 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from stripe_pipeline.defs.automation.jobs import STRIPE_SYNC_JOB, STRIPE_WEBHOOK_JOB
+from stripe_pipeline.defs.automation.jobs import (
+    STRIPE_SYNC_JOB,
+    STRIPE_WEBHOOK_JOB,
+    partition_range_tags,
+)
 from stripe_pipeline.defs.common import (
     CATALOG_RESOURCES,
     STRIPE_ACCOUNTS,
@@ -62,16 +67,20 @@ def accounts_tick(
         if settings.connect_enabled
         else {}
     )
-    run_requests = [
-        dg.RunRequest(
-            job_name=STRIPE_SYNC_JOB,
-            partition_key=account_id,
-            # A reconnected account (new updated_at) gets a fresh first backfill.
-            run_key=f"first-backfill:{account_id}:{_stamp(connected_at.get(account_id))}",
-            tags={TAG_TRIGGER: "accounts"},
+    run_requests = []
+    if added:
+        # One run for every account that appeared (added at the end of the partitions in this
+        # order, so they are one range): one batch, one dbt build. A reconnected account (new
+        # updated_at) gets a fresh first backfill: the stamps are in the run key.
+        stamps = ",".join(f"{a}:{_stamp(connected_at.get(a))}" for a in added)
+        digest = hashlib.sha1(stamps.encode()).hexdigest()[:16]
+        run_requests.append(
+            dg.RunRequest(
+                job_name=STRIPE_SYNC_JOB,
+                run_key=f"first-backfill:{added[0]}:{len(added)}:{digest}",
+                tags={**partition_range_tags(added), TAG_TRIGGER: "accounts"},
+            )
         )
-        for account_id in added
-    ]
     if not requests:
         return dg.SensorResult(
             skip_reason=f"{len(existing)} Stripe account partitions, none added or removed"
