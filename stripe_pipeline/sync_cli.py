@@ -226,6 +226,7 @@ def run_all(
     shown = ", ".join(accounts) if len(accounts) <= 10 else f"{len(accounts)} accounts"
     say(f"syncing {shown} in {len(groups)} run(s) ...")
     run_ids: list[str] = []
+    run_errors: dict[str, str] = {}
     for group in groups:
         job = "stripe_sync_job" if one_run else "stripe_ingest_job"
         ops: dict[str, Any] = {"stripe_source": {"config": stripe_config}}
@@ -240,6 +241,8 @@ def run_all(
                 raise_on_error=False,
             )
         run_ids.append(result.run_id)
+        if not result.success:
+            run_errors[result.run_id] = _failure(result)
         seconds = time.perf_counter() - started
         say(f"  {len(group)} account(s) in {seconds:.1f}s (run {result.run_id})")
         if one_run:
@@ -251,7 +254,7 @@ def run_all(
             summary.published = _published(result)
         elif not result.success:
             say(f"  run {result.run_id} failed: {_failure(result)}")
-    summary.accounts = _account_runs(settings, accounts, run_ids)
+    summary.accounts = _account_runs(settings, accounts, run_ids, run_errors)
     for run in summary.accounts:
         if not run.success:
             say(f"  {run.account_id}: FAILED: {run.error}")
@@ -291,7 +294,7 @@ def _published(result: Any) -> dict[str, int]:
 
 
 def _account_runs(
-    settings: Settings, accounts: Sequence[str], run_ids: list[str]
+    settings: Settings, accounts: Sequence[str], run_ids: list[str], run_errors: dict[str, str]
 ) -> list[AccountRun]:
     """Each account's outcome as its run recorded it in the ops store (connector_sync_state)."""
     from datetime import datetime
@@ -318,6 +321,10 @@ def _account_runs(
                 datetime.fromisoformat(cursor["finished_at"])
                 - datetime.fromisoformat(cursor["started_at"])
             ).total_seconds()
+        error = cursor.get("error")
+        if cursor.get("status") == "running":
+            # The run stopped before recording the account's end: its own failure says why.
+            error = run_errors.get(cursor["run_id"], "its run ended before the account finished")
         runs.append(
             AccountRun(
                 account_id=account_id,
@@ -325,7 +332,7 @@ def _account_runs(
                 success=cursor.get("status") == "succeeded",
                 seconds=seconds,
                 rows=dict(cursor.get("rows") or {}),
-                error=cursor.get("error"),
+                error=error,
             )
         )
     return runs

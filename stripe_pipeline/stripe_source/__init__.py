@@ -539,7 +539,13 @@ def _pipeline(settings: Settings, name: str, pipelines_dir: Path | None) -> dlt.
 def warehouse_destination(settings: Settings) -> Any:
     """dlt's destination for the warehouse: Postgres when WAREHOUSE_URL is set, else DuckDB."""
     if settings.warehouse_url:
-        return dlt.destinations.postgres(settings.warehouse_url)
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        credentials = PostgresCredentials(settings.warehouse_url)
+        if credentials.password is None:
+            # A server with trust or peer auth: dlt would report the password as missing.
+            credentials.password = ""
+        return dlt.destinations.postgres(credentials)
     warehouse = Path(settings.warehouse_path)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     return dlt.destinations.duckdb(

@@ -78,6 +78,14 @@ REQUESTS_IN_FLIGHT = 32
 # Accounts per load package: a kill loses at most this many accounts' work, and each load is
 # one merge per table (a DuckDB merge costs ~0.1 s whatever its size, so fewer, larger loads).
 ACCOUNTS_PER_LOAD = 250
+# Not null, as the primary key's hints say (dlt warns about every load otherwise).
+_CURSORS_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("state", pa.string(), nullable=False),
+        pa.field("updated_at", pa.int64(), nullable=False),
+    ]
+)
 # Tables a consumer may lag behind the fetching threads before they wait.
 QUEUE_ITEMS = 64
 
@@ -331,7 +339,8 @@ def _batch_source(
                 "account_id": [a.account_id for a in done],
                 "state": [json.dumps(_finish_state(a), sort_keys=True) for a in done],
                 "updated_at": pa.array([now] * len(done), pa.int64()),
-            }
+            },
+            schema=_CURSORS_SCHEMA,
         )
 
     @dlt.source(name="stripe", max_table_nesting=0)
@@ -418,7 +427,7 @@ def sync_batch(
             )
             outcome = outcomes[account_id] = AccountOutcome(account_id=account_id, stats=stats)
             chunk.append(_Account(account_id, ctx, outcome, dict(states.get(account_id) or {})))
-        loads += _sync_chunk(pipeline, chunk, selected, full_refresh, accounts_at_once)
+        loads += _sync_chunk(settings, pipeline, chunk, selected, full_refresh, accounts_at_once)
         if on_loaded is not None:
             on_loaded([a.outcome for a in chunk])
     # Nothing is pending now: the working folder is only needed to resume a killed batch.
@@ -426,7 +435,32 @@ def sync_batch(
     return BatchResult(outcomes=outcomes, loads=loads, seconds=time.monotonic() - started)
 
 
+# Any fixed number: the key of the Postgres advisory lock that batch runs take to load.
+_LOAD_LOCK_KEY = 0x5752_1FE0
+
+
+@contextlib.contextmanager
+def load_lock(settings: Settings) -> Iterator[None]:
+    """On Postgres, one batch run loads at a time (fetching, the long part, stays concurrent):
+    two runs creating or altering the same new table at once would fail one of them. DuckDB
+    runs already take turns (the `warehouse` pool of one)."""
+    if not settings.on_postgres:
+        yield
+        return
+    import psycopg2
+
+    con = psycopg2.connect(settings.warehouse_url)
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("select pg_advisory_lock(%s)", (_LOAD_LOCK_KEY,))
+        yield
+    finally:
+        con.close()  # ends the session, which releases the lock
+
+
 def _sync_chunk(
+    settings: Settings,
     pipeline: dlt.Pipeline,
     chunk: list[_Account],
     selected: list[str],
@@ -450,7 +484,10 @@ def _sync_chunk(
     while True:
         source = _batch_source(active, remaining, workers, unchanged)
         try:
-            pipeline.run(source, loader_file_format="parquet")
+            pipeline.extract(source, loader_file_format="parquet")
+            pipeline.normalize()
+            with load_lock(settings):
+                pipeline.load()
         except PipelineStepFailed as exc:
             raise _stripe_error(exc) from exc
         loads += 1
