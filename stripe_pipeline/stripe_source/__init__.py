@@ -14,7 +14,8 @@ Public interface
     of each DuckDB merge (DuckDB runs under DUCKDB_MEMORY_LIMIT). `stats`: a `SyncStats` to fill.
 
 `make_pipeline(settings, account_id, pipelines_dir=None) -> dlt.Pipeline`
-    DuckDB at `settings.warehouse_path`, dataset `stripe`, pipeline `stripe_<account_id>`, so
+    The warehouse (`warehouse_destination(settings)`: DuckDB at `settings.warehouse_path`, or
+    Postgres at `settings.warehouse_url`), dataset `stripe`, pipeline `stripe_<account_id>`, so
     cursors and resume points are per account. Pipeline state lives under `pipelines_dir`
     (default `<settings.data_dir>/dlt_pipelines`) and in the warehouse (`_dlt_pipeline_state`).
 
@@ -30,6 +31,9 @@ Public interface
     own `stats=SyncStats()` or reads `source_stats(source).as_dict()` after the run (it survives
     `with_resources` and copies). Call `finish_pending(pipeline)` before such a run: dlt's `run`
     only loads the packages a killed run left behind and then returns without extracting.
+
+Many accounts per load, each with its own cursors: `stripe_source.batch.sync_batch` (what the
+Dagster assets run).
 
 `resolve_account_id(settings, account_id=None) -> str`, `finish_pending(pipeline) -> bool`,
 `StripeSourceError` / `StripeAccessError` (401/403: the message names the account, the endpoint
@@ -521,7 +525,7 @@ def _configure_dlt() -> None:
 def make_pipeline(
     settings: Settings, account_id: str, pipelines_dir: Path | None = None
 ) -> dlt.Pipeline:
-    """The dlt pipeline of one account: DuckDB at settings.warehouse_path, dataset `stripe`."""
+    """The dlt pipeline of one account: the warehouse's dataset `stripe`."""
     return _pipeline(settings, f"stripe_{account_id}", pipelines_dir)
 
 

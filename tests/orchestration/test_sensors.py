@@ -64,7 +64,9 @@ def test_accounts_sensor_adds_connected_accounts_and_the_platform_then_removes_d
     # One first-backfill run for the accounts that appeared: their partitions as one range.
     (backfill,) = result.run_requests
     added = dagster_instance.get_dynamic_partitions(STRIPE_ACCOUNTS.name)
-    assert backfill.job_name == "stripe_sync_job" and backfill.tags[TAG_TRIGGER] == "accounts"
+    assert backfill.job_name == "stripe_ingest_job" and backfill.tags[TAG_TRIGGER] == "accounts"
+    # The marts follow once it has ended (marts_after_batches_sensor), as for the nightly run.
+    assert backfill.tags["stripe_pipeline/batch_group"] == backfill.run_key
     assert backfill.tags["dagster/asset_partition_range_start"] == added[0]
     assert backfill.tags["dagster/asset_partition_range_end"] == added[-1]
 
@@ -240,10 +242,37 @@ def test_nightly_schedule_runs_every_account_in_one_run(
         assert not result.run_requests and "no Stripe accounts" in result.skip_message
         return
     (run,) = result.run_requests
+    assert run.job_name == "stripe_ingest_job"
     assert run.tags["dagster/asset_partition_range_start"] == "acct_a"
     assert run.tags["dagster/asset_partition_range_end"] == "acct_c"
     assert run.run_key == "nightly:2026-11-27"
-    assert run.run_config["ops"]["dbt_models"]["config"]["full_refresh"] is True
+    assert run.tags["stripe_pipeline/batch_group"] == "nightly:2026-11-27"
+
+
+def test_marts_follow_the_last_batch_run_of_a_group_in_full_once(
+    dagster_instance: dg.DagsterInstance,
+) -> None:
+    from stripe_pipeline.defs.automation.batch_sensors import marts_request
+    from stripe_pipeline.defs.automation.schedules import batch_run_requests
+
+    keys = [f"acct_{n}" for n in range(5)]
+    requests = batch_run_requests(keys, "nightly:2026-11-27", runs=2)
+    assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in requests] == [("acct_0", "acct_2"), ("acct_3", "acct_4")]  # fmt: skip
+    runs = [
+        dagster_instance.create_run_for_job(
+            dg.GraphDefinition(name="g").to_job(name="stripe_ingest_job"), tags=r.tags
+        )
+        for r in requests
+    ]
+    dagster_instance.report_run_failed(runs[0])
+    # One batch run still going: no marts yet.
+    assert isinstance(marts_request(dagster_instance, runs[0]), dg.SkipReason)
+    dagster_instance.report_run_failed(runs[1])
+    marts = marts_request(dagster_instance, runs[1])
+    assert isinstance(marts, dg.RunRequest) and marts.job_name == "marts_job"
+    assert marts.run_key == "marts:nightly:2026-11-27"
+    assert marts.run_config["ops"]["dbt_models"]["config"]["full_refresh"] is True
 
 
 def test_sync_request_is_marked_succeeded_with_its_run_when_the_run_succeeds(

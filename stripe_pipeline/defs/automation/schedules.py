@@ -1,12 +1,11 @@
-"""The nightly reconcile: every account's partition, in one run on DuckDB, in a few concurrent
-batch runs on Postgres; the marts are built once."""
+"""The nightly reconcile: every account's partition, in one batch run on DuckDB, in a few
+concurrent batch runs on Postgres; then the marts are built once."""
 
 import dagster as dg
 
 from stripe_pipeline.defs.automation.jobs import (
     SOURCE_FRESHNESS_JOB,
     STRIPE_INGEST_JOB,
-    STRIPE_SYNC_JOB,
     partition_range_tags,
 )
 from stripe_pipeline.defs.common import (
@@ -22,38 +21,28 @@ NIGHTLY_CRON = "0 2 * * *"
 FULL_REFRESH_MARTS = {"ops": {"dbt_models": {"config": {"full_refresh": True}}}}
 
 
-def nightly_run_request(partition_keys: list[str], run_key: str) -> dg.RunRequest | dg.SkipReason:
-    """One run over the whole partition range: the Stripe assets (single-run backfill policy)
-    land the accounts as one batch, then dbt builds and publishes the marts once."""
+def batch_run_requests(
+    partition_keys: list[str], run_key: str, runs: int = 1, trigger: str = "schedule"
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """`runs` ingest runs over consecutive slices of the account partitions (one on DuckDB, which
+    has one writer; several side by side on Postgres, as far as the run queue's tag limits
+    allow). Each lands its accounts as one batch; `marts_after_batches_sensor` builds the marts
+    once, when the last of them has ended. The marts are a run of their own so that an ingest
+    run over a thousand partitions need not materialize every asset of every partition (see
+    `defs/ingestion/batch_run.py`)."""
     if not partition_keys:
         return dg.SkipReason(
             "no Stripe accounts yet: stripe_accounts_sensor adds them from the ops store"
         )
-    return dg.RunRequest(
-        job_name=STRIPE_SYNC_JOB,
-        run_key=run_key,
-        tags={**partition_range_tags(partition_keys), TAG_TRIGGER: "schedule"},
-        run_config=FULL_REFRESH_MARTS,
-    )
-
-
-def batch_run_requests(
-    partition_keys: list[str], run_key: str, runs: int
-) -> list[dg.RunRequest] | dg.SkipReason:
-    """`runs` ingest runs over consecutive slices of the partitions, which the run queue starts
-    side by side (Postgres only: DuckDB has one writer). `marts_after_batches_sensor` builds
-    the marts once the last of them has ended."""
-    if runs <= 1 or len(partition_keys) <= 1:
-        return nightly_run_request(partition_keys, run_key)
-    size = -(-len(partition_keys) // runs)
+    size = -(-len(partition_keys) // max(1, runs))
     slices = [partition_keys[i : i + size] for i in range(0, len(partition_keys), size)]
     return [
         dg.RunRequest(
             job_name=STRIPE_INGEST_JOB,
-            run_key=f"{run_key}:batch-{n}",
+            run_key=f"{run_key}:batch-{n}" if len(slices) > 1 else run_key,
             tags={
                 **partition_range_tags(keys),
-                TAG_TRIGGER: "schedule",
+                TAG_TRIGGER: trigger,
                 TAG_BATCH_GROUP: run_key,
                 TAG_BATCH_RUNS: str(len(slices)),
             },
@@ -66,11 +55,11 @@ def batch_run_requests(
     name="stripe_nightly_schedule",
     cron_schedule=NIGHTLY_CRON,
     execution_timezone="UTC",
-    job_name=STRIPE_SYNC_JOB,
+    job_name=STRIPE_INGEST_JOB,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
-        "02:00 UTC: sync every Stripe account (one run; STRIPE_SYNC_RUNS concurrent batch runs on "
-        "Postgres), rebuild the marts in full, publish."
+        "02:00 UTC: land every Stripe account (one batch run; STRIPE_SYNC_RUNS concurrent batch "
+        "runs on Postgres), then marts_job rebuilds the marts in full and publishes."
     ),
 )
 def stripe_nightly_schedule(
