@@ -18,7 +18,6 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import socket
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -26,14 +25,10 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
+from stripe_pipeline.processes import free_port, wait_until_answers
+
 PATH = "/v1/charges"
 PARAMS = {"limit": 100, "expand[]": "data.balance_transaction"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _make_store(charges: int) -> Any:
@@ -79,17 +74,6 @@ def _rss_mb(pid: int | None) -> float | None:
     except OSError:
         return None
     return None
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server at {url} did not start")
 
 
 def _walk(base_url: str, pages: int, api_key: str) -> tuple[float, int, int]:
@@ -159,12 +143,18 @@ def main() -> None:
 
     in_process = _in_process(args.charges, min(args.pages, 200))
 
-    port = _free_port()
+    port = free_port()
     server = ctx.Process(target=_serve_emulator, args=(port, args.charges), daemon=True)
     server.start()
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait(base + "/v1/account")
+        wait_until_answers(
+            base + "/v1/account",
+            timeout=60,
+            what="the emulator",
+            interval=0.05,
+            headers={"Authorization": "Bearer sk_test_emulator"},
+        )
         rss_before = _rss_mb(server.pid)
         first = httpx.get(
             base + PATH, params=PARAMS, headers={"Authorization": "Bearer sk_test_emulator"}
@@ -176,12 +166,12 @@ def main() -> None:
         server.terminate()
         server.join()
 
-    port = _free_port()
+    port = free_port()
     static = ctx.Process(target=_serve_static, args=(port, page_bytes), daemon=True)
     static.start()
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait(base + "/")
+        wait_until_answers(base + "/", timeout=60, what="the static server", interval=0.05)
         base_seconds, base_objects, _ = _walk(base, args.pages, "unused")
     finally:
         static.terminate()

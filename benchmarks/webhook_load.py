@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -43,6 +42,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from stripe_pipeline.ops_store import OpsStore  # noqa: E402
+from stripe_pipeline.processes import free_port  # noqa: E402
 from webhook_listener.process import ListenerProcess, listener_env  # noqa: E402
 
 WEBHOOK_PATH = "/api/integrations/stripe/webhook"
@@ -178,12 +178,6 @@ class Connection:
 
 
 # -- the listener process ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- load -------------------------------------------------------------------------------------------

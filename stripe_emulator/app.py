@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from stripe_emulator import objects
+from stripe_emulator import invoice_payments, objects, payouts
 from stripe_emulator.store import (
     PREFIX_TYPES,
     Account,
@@ -377,6 +377,9 @@ EXPANDABLE: dict[str, frozenset[str]] = {
     "webhook_endpoint": frozenset(),
     "account": frozenset(),
     "payment_method": frozenset(["customer"]),
+    "payout": frozenset(["balance_transaction", "destination", "failure_balance_transaction"]),
+    "application_fee": frozenset(["account", "application", "balance_transaction", "charge"]),
+    "invoice_payment": frozenset(["invoice"]),
 }
 
 
@@ -394,6 +397,8 @@ def expand_object(account: Account, obj: dict, path: list[str], shown: str) -> d
     name = path[0]
     if name == "refunds" and obj.get("object") == "charge" and len(path) == 1:
         return {**obj, "refunds": _charge_refunds(account, obj)}
+    if name == "payments" and obj.get("object") == "invoice" and len(path) == 1:
+        return {**obj, "payments": invoice_payments.invoice_payments_list(account, obj)}
     if name not in EXPANDABLE.get(obj.get("object", ""), ()):
         raise StripeError(400, f"This property cannot be expanded ({shown}).")
     value = obj.get(name)
@@ -477,8 +482,12 @@ def _bt_candidates(account: Account, params: dict) -> list[str] | None:
     if obj.get("object") == "dispute":
         ids = [bt["id"] for bt in obj.get("balance_transactions", [])]
     else:
-        bt = obj.get("balance_transaction")
-        ids = [bt] if isinstance(bt, str) else []
+        # a charge, refund or payout: its own, and the one that reversed it if it failed
+        ids = [
+            bt
+            for bt in (obj.get("balance_transaction"), obj.get("failure_balance_transaction"))
+            if isinstance(bt, str)
+        ]
     return ids + account.overlay_ids_where("balance_transaction", "source", source)
 
 
@@ -618,6 +627,33 @@ RESOURCES: list[Resource] = [
         frozenset(),
     ),
     Resource("webhook_endpoints", "webhook_endpoint", [], frozenset()),
+    Resource(
+        "payouts",
+        "payout",
+        [
+            Filter("status", "status"),
+            Filter("destination", "destination"),
+            Filter("arrival_date", "arrival_date", "range"),
+        ],
+        frozenset({"created"}),
+    ),
+    Resource(
+        "application_fees",
+        "application_fee",
+        [Filter("charge", "charge", fast=True)],
+        frozenset({"created"}),
+    ),
+    Resource(
+        "invoice_payments",
+        "invoice_payment",
+        [
+            Filter("invoice", "invoice", fast=True),
+            Filter("status", "status", fast=True),
+            Filter("payment", "payment", "nested", fast=True),
+        ],
+        frozenset({"created"}),
+        invoice_payments.candidates,
+    ),
 ]
 
 # `customer` on payment intents: the stream answers it fast too (same generator field).
@@ -669,8 +705,14 @@ def _build_query(req: Request, resource: Resource) -> tuple[ListQuery, list[str]
     if resource.candidates is not None:
         candidates = resource.candidates(req.account, params)  # type: ignore[arg-type]
     if resource.object_type == "balance_transaction" and params.get("payout"):
-        # The emulator makes no payouts: Stripe answers an unknown payout id with a 404.
-        raise no_such("payout", params["payout"], param="payout")
+        # Payout reconciliation: the transactions an automatic payout settled (payouts.py).
+        settled = payouts.settled_by(req.account, params["payout"])  # type: ignore[arg-type]
+        if settled is None:
+            raise no_such("payout", params["payout"], param="payout")
+        lo, hi, by_payout = settled
+        created_lo = lo if created_lo is None else max(lo, created_lo)
+        created_hi = hi if created_hi is None else min(hi, created_hi)
+        predicate = _both(predicate, by_payout)
     if resource.object_type == "product" and "ids" in params:
         ids = params["ids"]
         candidates = ids if isinstance(ids, list) else [ids]
@@ -693,6 +735,12 @@ def _build_query(req: Request, resource: Resource) -> tuple[ListQuery, list[str]
         stream_filter=stream_filter,
     )
     return query, expand_paths(params)
+
+
+def _both(first: Callable | None, second: Callable) -> Callable:
+    if first is None:
+        return second
+    return lambda stream, i, obj: first(stream, i, obj) and second(stream, i, obj)
 
 
 def _event_types(params: dict) -> list[str] | None:
@@ -929,11 +977,18 @@ def account_access_error(api_key: str, account_id: str) -> StripeError:
     )
 
 
+def balance_handler(req: Request) -> Response:
+    assert req.account is not None
+    with req.store.lock:
+        return Response(body=payouts.balance(req.account))
+
+
 def register_read_api(router: Router) -> None:
     for resource in RESOURCES:
         router.add("GET", f"/v1/{resource.path}", make_list_handler(resource))
         router.add("GET", f"/v1/{resource.path}/{{id}}", make_retrieve_handler(resource))
     router.add("GET", "/v1/invoices/{id}/lines", invoice_lines_handler)
+    router.add("GET", "/v1/balance", balance_handler)
     router.add("GET", "/v1/account", account_handler)
     router.add("GET", "/v1/accounts", accounts_list_handler)
     router.add("GET", "/v1/accounts/{id}", account_retrieve_handler)
@@ -1073,6 +1128,8 @@ class EmulatorApp:
             body = b"".join(chunks)
         version = headers.get("stripe-version") or self.store.api_version
         try:
+            # Time-driven work (a bank's answer, a payout) happens before the request sees state.
+            self.store.run_due()
             response = await self._dispatch(method, path, scope, headers, body, request_id, version)
         except StripeError as exc:
             response = Response(exc.status, exc.body(request_id), dict(exc.headers))

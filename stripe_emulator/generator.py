@@ -13,15 +13,24 @@ Per account (number 0 is the platform, 1..N its connected accounts, then unconne
 * `charges` payments over `days` days ending at `end`: payment intent `i`, charge `i`,
   payment method `i`; about 6 % declined (no balance transaction); a charge in a currency
   other than the account's settlement currency settles with an `exchange_rate`;
-* refunds: one charge in ten (60 % full, 40 % half), each three days or so after its charge,
-  with its own negative balance transaction;
-* disputes: one charge in forty of those not refunded: a balance transaction of -amount and
+* bank debits (bank_debits.py): in USD and EUR accounts, 20 % of the payments of one-off prices
+  in the account's currency are ACH (`us_bank_account`) or SEPA (`sepa_debit`) debits, pending
+  for 4 or 7 days; 8 % of them are returned (`payment_failure_refund`);
+* Connect (connect_fees.py): card charges of connected accounts carry a 3 % application fee;
+  the platform has the `application_fee` objects and balance transactions;
+* refunds: one charge in ten (60 % full, 40 % half), about eight days after its charge, with its
+  own negative balance transaction (`payment_refund` for a bank debit); 4 % of refunds fail two
+  days later (adjustments.py: `refund_failure`);
+* disputes: one card charge in forty of those not refunded: a balance transaction of -amount and
   a 15.00 (or 2000 JPY) fee when opened; ten days later lost, or won with a `dispute_reversal`
   balance transaction giving the amount and the fee back (as the API's `winning_evidence`
   does); disputes younger than ten days are still open;
+* Stripe's daily usage fees (`stripe_fee`) and a balance correction every 15 days
+  (adjustments.py); daily automatic payouts of the available balance, 4 % failing (payouts.py);
 * invoices for payments of recurring prices, each line with `pricing.price_details`: one line,
   or, for one invoice in five, 12 period lines (Stripe embeds the first 10 in `lines`, with
-  `has_more`; the rest page from `/v1/invoices/{id}/lines`);
+  `has_more`; the rest page from `/v1/invoices/{id}/lines`); each with one invoice payment
+  (invoice_payments.py);
 * the events all of it produced; the API lists only those of the last 30 days.
 
 Host-app ids (what the demo's host-app database holds), for account number `n`:
@@ -43,8 +52,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from stripe_emulator import objects
+from stripe_emulator import (
+    adjustments,
+    bank_debits,
+    connect_fees,
+    invoice_payments,
+    live_money,
+    objects,
+    payouts,
+)
+from stripe_emulator.money import DISPUTE_FEE, card_fee, convert, exchange_rate
 from stripe_emulator.store import Account, Stream
+from stripe_emulator.streams import EventStream, GenStream
 
 if TYPE_CHECKING:
     from stripe_emulator.store import Store
@@ -56,20 +75,20 @@ _PAIRS = [a + b for a in _B62 for b in _B62]  # 3844 two-digit chunks
 _PAIR_INDEX = {pair: n for n, pair in enumerate(_PAIRS)}
 
 SETTLEMENT_CURRENCIES = ["usd", "eur", "gbp", "usd"]
-# Value of one major unit in USD: the emulator's fixed exchange rates.
-USD_VALUE = {"usd": 1.0, "eur": 1.08, "gbp": 1.27, "jpy": 0.0067}
-FEE_PERCENT = {"usd": 0.029, "eur": 0.015, "gbp": 0.015, "jpy": 0.036}
-FEE_FIXED = {"usd": 30, "eur": 25, "gbp": 20, "jpy": 0}
-CONVERSION_FEE_PERCENT = 0.02
-DISPUTE_FEE = {"usd": 1500, "eur": 2000, "gbp": 2000, "jpy": 2000}
 FAILURE_PERCENT = 6
 REFUND_STRIDE = 10
 DISPUTE_STRIDE = 40
-REFUND_LAG = 3 * DAY
+REFUND_LAG = 8 * DAY  # a week or so later, after a bank debit has cleared
+REFUND_FAILURE_PERCENT = 4
+REFUND_FAILURE_LAG = 2 * DAY
 DISPUTE_LAG = 2 * DAY
 DISPUTE_DECISION = 10 * DAY
 AVAILABLE_AFTER = 2 * DAY
 METADATA_PERCENT = 60
+DECLINE_MESSAGE = objects.DECLINE_MESSAGE
+# Connect: the platform's fee on each card charge of a connected account (direct charges with
+# `application_fee_amount`), percent of the charge amount.
+APPLICATION_FEE_PERCENT = 3
 MULTI_LINE_EVERY = 5  # invoices (by payment index) billed in many lines
 MULTI_LINE_COUNT = 12
 CUSTOMER_PERCENT = 70
@@ -301,7 +320,9 @@ def catalog(seed: int, account: int) -> Catalog:
 # -- per-payment parameters -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and a payment is
+# built for every charge a page renders. Treat it as immutable (it is cached).
+@dataclass(slots=True)
 class Payment:
     index: int
     created: int
@@ -316,21 +337,14 @@ class Payment:
     # settlement
     settle_amount: int
     exchange_rate: float | None
-    fee: int
-
-
-def exchange_rate(from_currency: str, to_currency: str) -> float | None:
-    """Major units of `to` per major unit of `from`, Stripe's `exchange_rate` (None: same)."""
-    if from_currency == to_currency:
-        return None
-    return round(USD_VALUE[from_currency] / USD_VALUE[to_currency], 6)
-
-
-def convert(amount: int, from_currency: str, to_currency: str, rate: float | None) -> int:
-    if rate is None:
-        return amount
-    major = amount / objects.minor_unit_factor(from_currency)
-    return round(major * rate * objects.minor_unit_factor(to_currency))
+    fee: int  # Stripe's fee, in the settlement currency
+    # "card", or a bank debit ("us_bank_account", "sepa_debit": see bank_debits.py)
+    method: str = "card"
+    bank_failed: bool = False
+    failure_code: str | None = None
+    # Connect: the platform's application fee, in the charge's and the settlement currency
+    application_fee: int = 0
+    application_fee_settled: int = 0
 
 
 class AccountGenerator:
@@ -359,6 +373,13 @@ class AccountGenerator:
         self.tag = self.account_id[-10:]
         self.settle = self.catalog.currency
         self.key = _account_key(seed, number)
+        self.bank_method = bank_debits.METHOD_FOR_CURRENCY.get(self.settle)
+        # Connect: set by `populate` for connected accounts (the platform's client id, and the
+        # platform's generator, which holds the application fee objects).
+        self.application: str | None = None
+        self.platform: AccountGenerator | None = None
+        self.connected: list[AccountGenerator] = []  # on the platform: accounts paying it fees
+        self.schedule = payouts.Schedule(self)
         self.connected_account = number != 0
         self.catalog_created = start - DAY
         self.n_customers = max(3, min(2000, n_charges // 20))
@@ -377,7 +398,7 @@ class AccountGenerator:
         # Related objects share an id body, as Stripe's pi_3Abc... and ch_3Abc... do; the body
         # of index i is computed once for the page that renders its charge, intent and BT.
         self._core = lru_cache(maxsize=4096)(self._make_core)
-        self._precompute_payments()
+        self._precompute_payments()  # again by `collect_application_fees`
         self.payment = lru_cache(maxsize=8192)(self._payment)
         self._card_details = [
             objects.card_details(
@@ -426,21 +447,39 @@ class AccountGenerator:
         customer = None
         if price.interval is not None or (h >> 16) % 100 < CUSTOMER_PERCENT:
             customer = (h >> 24) % self.n_customers
-        settle_amount, rate, fee = self._settlement[k][quantity]
+        settle_amount, rate, fee, bank_fee, app_fee, app_fee_settled = self._settlement[k][quantity]
+        succeeded = (h >> 40) % 100 >= FAILURE_PERCENT
+        method, bank_failed, failure_code = "card", False, None
+        if succeeded and self._bank_eligible[k]:
+            h2 = mix(h ^ 0xBA4C)
+            if h2 % 100 < bank_debits.BANK_DEBIT_PERCENT:
+                method, fee = self.bank_method, bank_fee  # type: ignore[assignment]
+                bank_failed = (h2 >> 8) % 100 < bank_debits.BANK_FAILURE_PERCENT
+                if bank_failed:
+                    codes = bank_debits.FAILURE_CODES
+                    failure_code = codes[(h2 >> 16) % len(codes)]
+        if app_fee and (method != "card" or not succeeded):
+            app_fee = app_fee_settled = 0
+        # positional: the order of Payment's fields (a page builds a hundred of these)
         return Payment(
-            index=i,
-            created=self.charge_created(i),
-            succeeded=(h >> 40) % 100 >= FAILURE_PERCENT,
-            price=price,
-            quantity=quantity,
-            amount=price.unit_amount * quantity,
-            currency=price.currency,
-            customer=customer,
-            card=(h >> 48) % len(CARDS),
-            metadata=self._metadata[k] if (h >> 32) % 100 < METADATA_PERCENT else {},
-            settle_amount=settle_amount,
-            exchange_rate=rate,
-            fee=fee,
+            i,
+            self.charge_created(i),
+            succeeded,
+            price,
+            quantity,
+            price.unit_amount * quantity,
+            price.currency,
+            customer,
+            (h >> 48) % len(CARDS),
+            self._metadata[k] if (h >> 32) % 100 < METADATA_PERCENT else {},
+            settle_amount,
+            rate,
+            fee,
+            method,
+            bank_failed,
+            failure_code,
+            app_fee,
+            app_fee_settled,
         )
 
     def _precompute_payments(self) -> None:
@@ -448,7 +487,12 @@ class AccountGenerator:
         self._n1 = max(1, self.n)
         self._gap = self.span // self._n1
         self._metadata: list[dict] = []
-        self._settlement: list[dict[int, tuple[int, float | None, int]]] = []
+        self._settlement: list[dict[int, tuple[int, float | None, int, int, int, int]]] = []
+        # Bank debits pay one-off prices in the account's own currency (bank_debits.py).
+        self._bank_eligible = [
+            self.bank_method is not None and p.interval is None and p.currency == self.settle
+            for p in self.sellable
+        ]
         for price in self.sellable:
             self._metadata.append(
                 {
@@ -464,10 +508,11 @@ class AccountGenerator:
                 amount = price.unit_amount * quantity
                 rate = exchange_rate(price.currency, self.settle)
                 settle_amount = convert(amount, price.currency, self.settle, rate)
-                fee = round(settle_amount * FEE_PERCENT[self.settle]) + FEE_FIXED[self.settle]
-                if rate is not None:
-                    fee += round(settle_amount * CONVERSION_FEE_PERCENT)
-                table[quantity] = (settle_amount, rate, fee)
+                fee = card_fee(settle_amount, self.settle, rate is not None)
+                bank_fee = bank_debits.fee(self.bank_method, amount) if self.bank_method else 0
+                app_fee = round(amount * APPLICATION_FEE_PERCENT / 100) if self.application else 0
+                app_fee_settled = convert(app_fee, price.currency, self.settle, rate)
+                table[quantity] = (settle_amount, rate, fee, bank_fee, app_fee, app_fee_settled)
             self._settlement.append(table)
 
     def has_invoice(self, pay: Payment) -> bool:
@@ -478,7 +523,7 @@ class AccountGenerator:
         r = i // REFUND_STRIDE
         if r >= self.n_refunds or self.refund_charge(r) != i:
             return None
-        return r if self.payment(i).succeeded else None
+        return r if self._refundable(r, self.payment(i)) else None
 
     def refund_charge(self, r: int) -> int:
         return r * REFUND_STRIDE + mix(self.key ^ 0x5EF ^ r) % REFUND_STRIDE
@@ -487,7 +532,22 @@ class AccountGenerator:
         return self.charge_created(r * REFUND_STRIDE + REFUND_STRIDE - 1 + self.refund_lag)
 
     def refund_exists(self, r: int) -> bool:
-        return self.payment(self.refund_charge(r)).succeeded
+        return self._refundable(r, self.payment(self.refund_charge(r)))
+
+    def _refundable(self, r: int, pay: Payment) -> bool:
+        if not pay.succeeded or pay.bank_failed:
+            return False
+        # A bank debit is refundable once the bank has confirmed it.
+        return pay.method == "card" or (
+            bank_debits.decision_at(pay.created, pay.method) <= self.refund_created(r)
+        )
+
+    def refund_failed_at(self, r: int) -> int | None:
+        """When refund r failed (the card was closed), if it fails; Stripe reports a failed
+        refund days later and credits the amount back with a `refund_failure` adjustment."""
+        if mix(self.key ^ 0xFA11 ^ r) % 100 >= REFUND_FAILURE_PERCENT:
+            return None
+        return self.refund_created(r) + REFUND_FAILURE_LAG
 
     def refund_amount(self, r: int) -> int:
         pay = self.payment(self.refund_charge(r))
@@ -500,7 +560,8 @@ class AccountGenerator:
 
     def dispute_exists(self, d: int) -> bool:
         i = self.dispute_charge(d)
-        return self.payment(i).succeeded and self.refund_index(i) is None
+        pay = self.payment(i)
+        return pay.succeeded and pay.method == "card" and self.refund_index(i) is None
 
     def dispute_index(self, i: int) -> int | None:
         d = i // DISPUTE_STRIDE
@@ -602,15 +663,33 @@ class AccountGenerator:
         if pay.succeeded:
             r = self.refund_index(i)
             if r is not None and (as_of is None or self.refund_created(r) <= as_of):
-                amount_refunded = self.refund_amount(r)
+                failed_at = self.refund_failed_at(r)
+                if failed_at is None or failed_at > (self.clock() if as_of is None else as_of):
+                    amount_refunded = self.refund_amount(r)
             d = self.dispute_index(i)
             disputed = d is not None and (as_of is None or self.dispute_created(d) <= as_of)
+        extra: dict[str, Any] = {}
+        if pay.succeeded:
+            status, failure_code, failure_message = "succeeded", None, None
+        else:
+            status, failure_code, failure_message = "failed", "card_declined", DECLINE_MESSAGE
+        if pay.method != "card":
+            extra = self.bank_charge_fields(i, pay, as_of)
+            status = extra.pop("status")
+            failure_code = extra.pop("failure_code")
+            failure_message = extra.pop("failure_message")
+        elif pay.application_fee:
+            extra = {
+                "application": self.application,
+                "application_fee": self.platform.application_fee_id(self.number, i),  # type: ignore[union-attr]
+                "application_fee_amount": pay.application_fee,
+            }
         return objects.charge(
             id=self.gen_id("ch", "c", i),
             amount=pay.amount,
             currency=pay.currency,
             created=pay.created,
-            status="succeeded" if pay.succeeded else "failed",
+            status=status,
             balance_transaction=self.gen_id("txn", "c", i) if pay.succeeded else None,
             payment_intent=self.gen_id("pi", "c", i),
             payment_method=self.gen_id("pm", "c", i),
@@ -621,13 +700,67 @@ class AccountGenerator:
             description=pay.price.nickname,
             amount_refunded=amount_refunded,
             disputed=disputed,
-            failure_code=None if pay.succeeded else "card_declined",
-            failure_message=None if pay.succeeded else objects.DECLINE_MESSAGE,
+            failure_code=failure_code,
+            failure_message=failure_message,
             account_tag=self.tag,
+            **extra,
+        )
+
+    def collect_application_fees(self, application: str, platform: AccountGenerator) -> None:
+        """Make this a connected account whose card charges pay `platform` a fee."""
+        self.application, self.platform = application, platform
+        platform.connected.append(self)
+        self._precompute_payments()
+        self.payment.cache_clear()  # type: ignore[attr-defined]
+
+    def application_fee_id(self, number: int, i: int) -> str:
+        """On the platform: the id of the application fee on charge i of account `number`."""
+        return self.gen_id("fee", connect_fees.kind_for(number), i)  # type: ignore[arg-type]
+
+    # -- bank debits (bank_debits.py holds Stripe's rules) ---------------------------------
+    def bank_status(self, pay: Payment, as_of: int | None = None) -> str:
+        at = self.clock() if as_of is None else as_of
+        if bank_debits.decision_at(pay.created, pay.method) > at:
+            return "pending"
+        return "failed" if pay.bank_failed else "succeeded"
+
+    def bank_charge_fields(self, i: int, pay: Payment, as_of: int | None) -> dict:
+        status = self.bank_status(pay, as_of)
+        failed = status == "failed"
+        fields = bank_debits.charge_overrides(
+            status,
+            pay.failure_code if failed else None,
+            self.gen_id("txn", "b", i) if failed else None,
+        )
+        fields["payment_method_details"] = bank_debits.charge_details(
+            pay.method, pay.created, self._bank_fingerprint(pay), self.gen_id("mandate", "c", i)
+        )
+        return fields
+
+    def _bank_fingerprint(self, pay: Payment) -> str:
+        return _b62(mix(self.key ^ (pay.customer or 0) ^ 0xBA2), 8)
+
+    def render_bank_failure_bt(self, i: int) -> dict:
+        pay = self.payment(i)
+        return bank_debits.failure_balance_transaction(
+            id=self.gen_id("txn", "b", i),
+            payment_bt=self.render_charge_bt(i),
+            created=bank_debits.decision_at(pay.created, pay.method),
+            source=self.gen_id("ch", "c", i),
+            status=self._available(pay.created, pay.method)[1],
         )
 
     def render_payment_method(self, i: int) -> dict:
         pay = self.payment(i)
+        if pay.method != "card":
+            return bank_debits.payment_method(
+                self.gen_id("pm", "c", i),
+                pay.method,
+                pay.created,
+                self._bank_fingerprint(pay),
+                self.billing(pay),
+                self.customer_id(pay.customer) if pay.customer is not None else None,
+            )
         return objects.payment_method_card(
             id=self.gen_id("pm", "c", i),
             created=pay.created,
@@ -636,16 +769,36 @@ class AccountGenerator:
             customer=self.customer_id(pay.customer) if pay.customer is not None else None,
         )
 
-    def render_payment_intent(self, i: int, stage: str = "final") -> dict:
-        """stage: "created" (before confirmation) or "final"."""
+    def render_payment_intent(self, i: int, stage: str = "final", as_of: int | None = None) -> dict:
+        """stage: "created" (before confirmation) or "final" (as of `as_of`, default now)."""
         pay = self.payment(i)
         created_stage = stage == "created"
         status = "succeeded" if pay.succeeded else "requires_payment_method"
         error = None
-        if not pay.succeeded and not created_stage:
+        extra: dict[str, Any] = {}
+        if pay.method != "card":
+            bank = self.bank_status(pay, as_of)
+            status = {"pending": "processing", "failed": "requires_payment_method"}.get(
+                bank, "succeeded"
+            )
+            extra["payment_method_types"] = [pay.method]
+            if bank == "failed":
+                error = {
+                    **objects.card_decline_error(
+                        self.gen_id("ch", "c", i), self.render_payment_method(i)
+                    ),
+                    "code": pay.failure_code,
+                    "decline_code": None,
+                    "message": bank_debits.FAILURES[pay.failure_code],  # type: ignore[index]
+                }
+            if bank != "succeeded":
+                extra["amount_received"] = 0
+        elif not pay.succeeded and not created_stage:
             error = objects.card_decline_error(
                 self.gen_id("ch", "c", i), self.render_payment_method(i)
             )
+        elif pay.application_fee:
+            extra["application_fee_amount"] = pay.application_fee
         return objects.payment_intent(
             id=self.gen_id("pi", "c", i),
             amount=pay.amount,
@@ -660,15 +813,37 @@ class AccountGenerator:
             metadata=pay.metadata,
             description=pay.price.nickname,
             last_payment_error=error,
+            **extra,
         )
 
-    def _available(self, created: int) -> tuple[int, str]:
-        available_on = created - created % DAY + AVAILABLE_AFTER
+    def _available(self, created: int, method: str = "card") -> tuple[int, str]:
+        if method == "card":
+            available_on = created - created % DAY + AVAILABLE_AFTER
+        else:
+            available_on = bank_debits.available_on(created, method)
         return available_on, "available" if available_on <= self.clock() else "pending"
 
     def render_charge_bt(self, i: int) -> dict:
         pay = self.payment(i)
-        available_on, status = self._available(pay.created)
+        if pay.method == "card":
+            created = pay.created
+            available_on = created - created % DAY + AVAILABLE_AFTER
+            bt_type = "charge"
+        else:
+            available_on = bank_debits.available_on(pay.created, pay.method)
+            bt_type = "payment"
+        status = "available" if available_on <= self.clock() else "pending"
+        fee_details = [objects.fee_detail(pay.fee, self.settle)]
+        if pay.application_fee_settled:
+            fee_details.append(
+                {
+                    **objects.fee_detail(
+                        pay.application_fee_settled, self.settle, "Application fee"
+                    ),
+                    "application": self.application,
+                    "type": "application_fee",
+                }
+            )
         return objects.balance_transaction(
             id=self.gen_id("txn", "c", i),
             amount=pay.settle_amount,
@@ -676,18 +851,28 @@ class AccountGenerator:
             created=pay.created,
             available_on=available_on,
             source=self.gen_id("ch", "c", i),
-            type="charge",  # card payments; "payment" is for other methods
+            # Stripe types card payments "charge" and other methods' "payment"; both report
+            # in the "charge" category.
+            type=bt_type,
             reporting_category="charge",
-            fee=pay.fee,
-            fee_details=[objects.fee_detail(pay.fee, self.settle)],
+            fee=pay.fee + pay.application_fee_settled,
+            fee_details=fee_details,
             exchange_rate=pay.exchange_rate,
             status=status,
             description=pay.price.nickname,
         )
 
-    def render_refund(self, r: int) -> dict:
+    def render_refund(self, r: int, as_of: int | None = None) -> dict:
         i = self.refund_charge(r)
         pay = self.payment(i)
+        extra: dict[str, Any] = {}
+        failed_at = self.refund_failed_at(r)
+        if failed_at is not None and failed_at <= (self.clock() if as_of is None else as_of):
+            extra = {
+                "status": "failed",
+                "failure_reason": "expired_or_canceled_card",
+                "failure_balance_transaction": self.gen_id("txn", "x", r),
+            }
         return objects.refund(
             id=self.gen_id("re", "r", r),
             amount=self.refund_amount(r),
@@ -700,12 +885,30 @@ class AccountGenerator:
             metadata={},
             customer=self.customer_id(pay.customer) if pay.customer is not None else None,
             payment_method=self.gen_id("pm", "c", i),
+            **extra,
         )
 
-    def render_refund_bt(self, r: int) -> dict:
+    def render_refund_bt(self, r: int, failure: bool = False) -> dict:
         pay = self.payment(self.refund_charge(r))
         created = self.refund_created(r)
         amount = -convert(self.refund_amount(r), pay.currency, self.settle, pay.exchange_rate)
+        if failure:
+            # Stripe credits a failed refund back as an adjustment in category refund_failure.
+            created = self.refund_failed_at(r)  # type: ignore[assignment]
+            available_on, status = self._available(created)
+            return objects.balance_transaction(
+                id=self.gen_id("txn", "x", r),
+                amount=-amount,
+                currency=self.settle,
+                created=created,
+                available_on=available_on,
+                source=self.gen_id("re", "r", r),
+                type="adjustment",
+                reporting_category="refund_failure",
+                exchange_rate=pay.exchange_rate,
+                status=status,
+                description="REFUND FAILURE FOR CHARGE (" + pay.price.nickname + ")",
+            )
         available_on, status = self._available(created)
         return objects.balance_transaction(
             id=self.gen_id("txn", "r", r),
@@ -714,7 +917,8 @@ class AccountGenerator:
             created=created,
             available_on=available_on,
             source=self.gen_id("re", "r", r),
-            type="refund",
+            # Refunds of card charges are "refund", of other methods "payment_refund".
+            type="refund" if pay.method == "card" else "payment_refund",
             reporting_category="refund",
             exchange_rate=pay.exchange_rate,
             status=status,
@@ -794,6 +998,7 @@ class AccountGenerator:
         MULTI_LINE_COUNT lines (more than the 10 Stripe embeds), summing to the same total."""
         pay = self.payment(i)
         invoice_id = self.gen_id("in", "i", i)
+        subscription = self.subscription_id(pay)
         period = (31 if pay.price.interval == "month" else 365) * DAY
         if i % MULTI_LINE_EVERY:
             parts = [(pay.amount, pay.quantity, pay.price.unit_amount, pay.created, pay.created + period,
@@ -821,9 +1026,18 @@ class AccountGenerator:
                 period_start=start,
                 period_end=end,
                 description=description,
+                subscription=subscription,
+                subscription_item=self.gen_id("si", "s", self.subscription_key(pay)),
             )
             for k, (amount, quantity, unit_amount, start, end, description) in enumerate(parts)
         ]
+
+    def subscription_key(self, pay: Payment) -> int:
+        """One subscription per customer and recurring price: its invoices are its cycles."""
+        return pay.customer * len(self.catalog.prices) + self.catalog.prices.index(pay.price)  # type: ignore[operator]
+
+    def subscription_id(self, pay: Payment) -> str:
+        return self.gen_id("sub", "s", self.subscription_key(pay))
 
     def render_invoice(self, i: int, stage: str = "final") -> dict:
         pay = self.payment(i)
@@ -843,25 +1057,23 @@ class AccountGenerator:
             number=f"{self.tag[:8].upper()}-{i + 1:04d}" if status != "draft" else None,
             account_name=BUSINESS_NAMES[self.number % len(BUSINESS_NAMES)],
             paid_at=pay.created,
+            billing_reason="subscription_cycle",
+            parent={
+                "quote_details": None,
+                "subscription_details": {
+                    "metadata": {},
+                    "subscription": self.subscription_id(pay),
+                    "subscription_proration_date": None,
+                },
+                "type": "subscription_details",
+            },
         )
 
 
 # -- streams ---------------------------------------------------------------------------------
 
 
-class _GenStream(Stream):
-    prefix = ""
-    kind = ""
-
-    def __init__(self, gen: AccountGenerator, n: int) -> None:
-        self.gen = gen
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def id(self, i: int) -> str:
-        return self.gen.gen_id(self.prefix, self.kind, i)
+_GenStream = GenStream
 
 
 class ChargeStream(_GenStream):
@@ -923,9 +1135,18 @@ class ChargeBTStream(ChargeStream):
     def render(self, i: int) -> dict:
         return self.gen.render_charge_bt(i)
 
+    def settle(self, i: int) -> tuple[int, int] | None:
+        """(available_on, net) of object i, if it exists at some time (payouts.py sums these
+        without rendering)."""
+        pay = self.gen.payment(i)
+        if not pay.succeeded:
+            return None
+        available_on = self.gen._available(pay.created, pay.method)[0]
+        return available_on, pay.settle_amount - pay.fee - pay.application_fee_settled
+
     def field(self, i: int, name: str) -> Any:
         if name == "type":
-            return "charge"
+            return "charge" if self.gen.payment(i).method == "card" else "payment"
         if name == "source":
             return self.gen.gen_id("ch", "c", i)
         return self.render(i).get(name)
@@ -957,9 +1178,18 @@ class RefundBTStream(RefundStream):
     def render(self, i: int) -> dict:
         return self.gen.render_refund_bt(i)
 
+    def settle(self, i: int) -> tuple[int, int] | None:
+        gen = self.gen
+        if not gen.refund_exists(i):
+            return None
+        pay = gen.payment(gen.refund_charge(i))
+        amount = convert(gen.refund_amount(i), pay.currency, gen.settle, pay.exchange_rate)
+        return gen._available(gen.refund_created(i))[0], -amount
+
     def field(self, i: int, name: str) -> Any:
         if name == "type":
-            return "refund"
+            pay = self.gen.payment(self.gen.refund_charge(i))
+            return "refund" if pay.method == "card" else "payment_refund"
         if name == "source":
             return self.gen.gen_id("re", "r", i)
         return self.render(i).get(name)
@@ -991,6 +1221,18 @@ class DisputeBTStream(DisputeStream):
     def render(self, i: int) -> dict:
         return self.gen.render_dispute_bt(i)
 
+    reversal = False
+
+    def settle(self, i: int) -> tuple[int, int] | None:
+        gen = self.gen
+        if not gen.dispute_exists(i) or (self.reversal and not gen.dispute_won(i)):
+            return None
+        pay = gen.payment(gen.dispute_charge(i))
+        amount = convert(pay.amount, pay.currency, gen.settle, pay.exchange_rate)
+        net = amount + DISPUTE_FEE[gen.settle]
+        created = gen.dispute_created(i) + (DISPUTE_DECISION if self.reversal else 0)
+        return gen._available(created)[0], net if self.reversal else -net
+
     def field(self, i: int, name: str) -> Any:
         if name == "type":
             return "adjustment"
@@ -1001,6 +1243,7 @@ class DisputeBTStream(DisputeStream):
 
 class DisputeReversalBTStream(DisputeBTStream):
     kind, rank = "w", 3
+    reversal = True
 
     def created(self, i: int) -> int:
         return self.gen.dispute_created(i) + DISPUTE_DECISION
@@ -1048,46 +1291,7 @@ class CatalogStream(_GenStream):
 PAYMENT_EVENT_SLOTS = 6
 
 
-class _EventStream(_GenStream):
-    object_type, prefix = "event", "evt"
-    slots = 1
-    event_types: frozenset[str] = frozenset()  # every type this stream can hold
-
-    def __init__(self, gen: AccountGenerator, n_objects: int, store: Store) -> None:
-        super().__init__(gen, n_objects * self.slots)
-        self.store = store
-
-    def lower_bound(self) -> int:
-        return self.bisect_created(self.store.event_floor(), right=False)
-
-    def object_created(self, j: int) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def created(self, i: int) -> int:
-        return self.object_created(i // self.slots)
-
-    def event_type(self, i: int) -> str | None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def exists(self, i: int) -> bool:
-        return self.event_type(i) is not None
-
-    def field(self, i: int, name: str) -> Any:
-        if name == "type":
-            return self.event_type(i)
-        return self.render(i).get(name)
-
-    def data(self, i: int) -> dict:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def render(self, i: int) -> dict:
-        return objects.event(
-            id=self.id(i),
-            type=self.event_type(i),  # type: ignore[arg-type]
-            created=self.created(i),
-            data=self.data(i),
-            account=self.gen.account_id if self.gen.connected_account else None,
-        )
+_EventStream = EventStream
 
 
 class PaymentEventStream(_EventStream):
@@ -1095,6 +1299,8 @@ class PaymentEventStream(_EventStream):
     event_types = frozenset(
         [
             "payment_intent.created",
+            "payment_intent.processing",
+            "charge.pending",
             "charge.succeeded",
             "charge.failed",
             "payment_intent.succeeded",
@@ -1115,8 +1321,12 @@ class PaymentEventStream(_EventStream):
         if slot == 0:
             return "payment_intent.created"
         if slot == 1:
+            if pay.method != "card":
+                return "charge.pending"  # the bank answers days later (bank_debits.py)
             return "charge.succeeded" if pay.succeeded else "charge.failed"
         if slot == 2:
+            if pay.method != "card":
+                return "payment_intent.processing"
             return "payment_intent.succeeded" if pay.succeeded else "payment_intent.payment_failed"
         if not self.gen.has_invoice(pay):
             return None
@@ -1132,7 +1342,7 @@ class PaymentEventStream(_EventStream):
         if slot == 1:
             return {"object": gen.render_charge(j, as_of=gen.charge_created(j))}
         if slot == 2:
-            return {"object": gen.render_payment_intent(j)}
+            return {"object": gen.render_payment_intent(j, as_of=gen.charge_created(j))}
         stage = ("created", "finalized", "final")[slot - 3]
         data: dict[str, Any] = {"object": gen.render_invoice(j, stage=stage)}
         if slot == 4:
@@ -1159,7 +1369,7 @@ class RefundEventStream(_EventStream):
         j, slot = divmod(i, self.slots)
         gen = self.gen
         if slot == 1:
-            return {"object": gen.render_refund(j)}
+            return {"object": gen.render_refund(j, as_of=gen.refund_created(j))}
         charge = gen.render_charge(gen.refund_charge(j), as_of=gen.refund_created(j))
         previous: dict[str, Any] = {"amount_refunded": 0}
         if charge["refunded"]:
@@ -1277,6 +1487,9 @@ def build_account(store: Store, gen: AccountGenerator) -> Account:
             RefundBTStream(gen, gen.n_refunds),
             DisputeBTStream(gen, gen.n_disputes),
             DisputeReversalBTStream(gen, gen.n_disputes),
+            adjustments.RefundFailureBTStream(gen, gen.n_refunds),
+            adjustments.StripeFeeBTStream(gen),
+            adjustments.CorrectionBTStream(gen),
         ],
         "event": [
             PaymentEventStream(gen, n, store),
@@ -1284,8 +1497,28 @@ def build_account(store: Store, gen: AccountGenerator) -> Account:
             DisputeEventStream(gen, gen.n_disputes, store),
             DisputeCloseEventStream(gen, gen.n_disputes, store),
             CatalogEventStream(gen, store),
+            adjustments.RefundFailureEventStream(gen, gen.n_refunds, store),
         ],
+        "invoice_payment": [invoice_payments.InvoicePaymentStream(gen, n)],
+        "application_fee": [],
     }
+    if gen.bank_method is not None:
+        streams["balance_transaction"].append(bank_debits.BankFailureBTStream(gen, n))
+        streams["event"].append(bank_debits.BankOutcomeEventStream(gen, n, store))
+    for connected in gen.connected:
+        streams["application_fee"].append(connect_fees.ApplicationFeeStream(gen, connected))
+        streams["balance_transaction"].append(connect_fees.ApplicationFeeBTStream(gen, connected))
+    # Payouts sweep every other balance transaction (payouts.py).
+    gen.schedule.streams = list(streams["balance_transaction"])
+    streams["payout"] = [payouts.PayoutStream(gen)]
+    streams["balance_transaction"] += [
+        payouts.PayoutBTStream(gen),
+        payouts.PayoutFailureBTStream(gen),
+    ]
+    streams["event"] += [
+        payouts.PayoutCreatedEventStream(gen, store),
+        payouts.PayoutOutcomeEventStream(gen, store),
+    ]
     by_prefix_kind: dict[tuple[str, str], Stream] = {}
     for stream_list in streams.values():
         for s in stream_list:
@@ -1331,11 +1564,18 @@ def populate(store: Store) -> None:
     end = opts.end if opts.end is not None else default_end(store.now())
     start = end - opts.days * DAY
     total = 1 + opts.accounts + opts.unconnected_accounts
+    gens = []
     for number in range(total):
         n = opts.charges_by_account.get(number, opts.charges)
-        gen = AccountGenerator(opts.seed, number, n, start, end, clock=store.now)
+        gens.append(AccountGenerator(opts.seed, number, n, start, end, clock=store.now))
+    platform = gens[0]
+    for gen in gens[1 : 1 + opts.accounts]:
+        if connect_fees.kind_for(gen.number) is not None:
+            gen.collect_application_fees(opts.client_id, platform)
+    for number, gen in enumerate(gens):
         account = build_account(store, gen)
         store.add_account(account, connected=number <= opts.accounts, platform=number == 0)
+    live_money.install(store)
     store.add_api_key(opts.api_key, store.platform_id)
 
 

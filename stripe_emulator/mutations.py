@@ -2,7 +2,7 @@
 
 Products (create, update, archive with active=false, delete), prices (create, update; Stripe has
 no price delete), customers (create, update, delete), payment intents (create, update, confirm,
-cancel), refunds (create, update), disputes (evidence, close).
+cancel, capture), refunds (create, update), disputes (evidence, close).
 
 Test-mode payment methods behave as Stripe documents them:
 * `pm_card_visa` (and the other brands): succeeds; a charge and a balance transaction with the
@@ -15,6 +15,9 @@ Test-mode payment methods behave as Stripe documents them:
 * country cards (`pm_card_mx`, `pm_card_jp`, `pm_card_gb`, ...): succeed with the card's country.
 A charge in a currency other than the account's default currency settles in the default
 currency, with `exchange_rate` on its balance transaction (and its refunds' and disputes').
+Bank debits (ACH `us_bank_account`, SEPA `sepa_debit`, through `payment_method_data` and
+Stripe's test account numbers) and manual capture (`capture_method=manual`, then
+`/capture` with `amount_to_capture`): payment_writes.py.
 
 Disputes close as in test mode: `POST /v1/disputes/{id}` with
 `evidence[uncategorized_text]=winning_evidence` wins (a `dispute_reversal` balance transaction
@@ -37,14 +40,16 @@ from typing import Any
 
 import orjson
 
-from stripe_emulator import objects
+from stripe_emulator import objects, payment_writes
 from stripe_emulator.app import Request, Response, Router, StripeError, apply_expand, expand_paths
-from stripe_emulator.generator import (
-    CONVERSION_FEE_PERCENT,
+from stripe_emulator.money import (
     DISPUTE_FEE,
-    FEE_FIXED,
-    FEE_PERCENT,
     USD_VALUE,
+    card_available_on,
+    card_fee,
+    convert,
+    exchange_rate,
+    usd_value,
 )
 from stripe_emulator.oauth import connection_scope, read_only_error
 from stripe_emulator.store import Account, ListQuery, Store
@@ -186,58 +191,6 @@ def settings(store: Store) -> MutationSettings:
 def _previous(before: dict, after: dict) -> dict:
     """Stripe's `previous_attributes`: the old values of the top-level fields that changed."""
     return {k: before.get(k) for k in after if k != "id" and before.get(k) != after.get(k)}
-
-
-# -- money -------------------------------------------------------------------------------------
-
-# Value of one major unit in US dollars. The generator's table (so API-made and generated
-# payments convert alike) and a few more currencies that test cards are used with.
-USD_RATES: dict[str, float] = {
-    **USD_VALUE,
-    "mxn": 0.058,
-    "cad": 0.73,
-    "aud": 0.66,
-    "nzd": 0.6,
-    "brl": 0.2,
-    "inr": 0.012,
-    "chf": 1.13,
-    "sek": 0.095,
-    "nok": 0.094,
-    "dkk": 0.145,
-    "pln": 0.25,
-    "sgd": 0.75,
-    "hkd": 0.128,
-}
-
-
-def exchange_rate(from_currency: str, to_currency: str) -> float | None:
-    """Stripe's `exchange_rate`: an amount in `from` (major units) times this is the amount in
-    `to`. None when no conversion happens."""
-    if from_currency == to_currency:
-        return None
-    return round(USD_RATES[from_currency] / USD_RATES[to_currency], 6)
-
-
-def convert(amount: int, from_currency: str, to_currency: str, rate: float | None) -> int:
-    if rate is None:
-        return amount
-    major = amount / objects.minor_unit_factor(from_currency)
-    return round(major * rate * objects.minor_unit_factor(to_currency))
-
-
-def processing_fee(settled_amount: int, settlement: str, converted: bool) -> int:
-    """Stripe's card fee in the settlement currency (US: 2.9% + 30 cents), plus the currency
-    conversion fee when the charge was converted; the same tables the generator uses."""
-    fee = round(settled_amount * FEE_PERCENT.get(settlement, 0.029))
-    fee += FEE_FIXED.get(settlement, 30)
-    if converted:
-        fee += round(settled_amount * CONVERSION_FEE_PERCENT)
-    return fee
-
-
-def _available_on(created: int) -> int:
-    # Stripe makes card funds available two days later, at midnight UTC.
-    return (created // 86400 + 2) * 86400
 
 
 # -- test-mode payment methods -----------------------------------------------------------------
@@ -467,7 +420,7 @@ def _build_price(
     currency = (params.get("currency") or "").lower()
     if not currency:
         raise missing(p("currency"))
-    if currency not in USD_RATES:
+    if currency not in USD_VALUE:
         raise StripeError(400, f"Invalid currency: {currency}.", param=p("currency"))
     unit_amount = params.get("unit_amount")
     if unit_amount in (None, "") and params.get("unit_amount_decimal") not in (None, ""):
@@ -682,6 +635,9 @@ PI_CREATE_FIELDS = {
     "return_url",
     "off_session",
     "error_on_requires_action",
+    "payment_method_data",
+    "mandate_data",
+    "payment_method_options",
 }
 PI_UPDATE_FIELDS = {
     "amount",
@@ -698,7 +654,7 @@ CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
 def _check_amount(amount: int, currency: str) -> None:
     if amount <= 0:
         raise StripeError(400, "This value must be greater than or equal to 1.", param="amount")
-    usd = amount / objects.minor_unit_factor(currency) / USD_RATES[currency]
+    usd = usd_value(amount, currency)
     if usd < 0.5 - 1e-9:
         raise StripeError(
             400,
@@ -722,14 +678,24 @@ def create_payment_intent(call: Call) -> dict:
     _check_known(params, PI_CREATE_FIELDS)
     amount = _int(params, "amount", required=True)
     currency = (_str(params, "currency", required=True) or "").lower()
-    if currency not in USD_RATES:
+    if currency not in USD_VALUE:
         raise StripeError(400, f"Invalid currency: {currency}.", param="currency")
     assert amount is not None
     _check_amount(amount, currency)
-    if params.get("capture_method") not in (None, "automatic", "automatic_async"):
+    capture_method = params.get("capture_method") or "automatic"
+    if capture_method not in ("automatic", "automatic_async", "manual"):
         raise StripeError(
             400,
-            "The emulator supports capture_method=automatic only.",
+            f"Invalid capture_method: {capture_method}. Use automatic, automatic_async or manual.",
+            param="capture_method",
+        )
+    # Bank debits (ACH, SEPA) by their test account numbers: payment_writes.py.
+    bank = payment_writes.bank_debit_params(params, currency)
+    if bank is not None and capture_method == "manual":
+        raise StripeError(
+            400,
+            f"capture_method=manual is not supported for {bank.method}; only cards can be "
+            "authorized and captured later.",
             param="capture_method",
         )
     payment_method = _str(params, "payment_method") or None
@@ -740,17 +706,24 @@ def create_payment_intent(call: Call) -> dict:
         amount=amount,
         currency=currency,
         created=call.now(),
-        status="requires_confirmation" if payment_method else "requires_payment_method",
+        status="requires_confirmation" if payment_method or bank else "requires_payment_method",
         customer=_customer_param(call),
         metadata=merge_metadata({}, params.get("metadata")),
         description=_str(params, "description"),
         receipt_email=_str(params, "receipt_email"),
     )
     intent["payment_method"] = payment_method
+    intent["capture_method"] = capture_method
+    if bank is not None:
+        intent["payment_method_types"] = [bank.method]
     call.account.put(intent)
     call.emit("payment_intent.created", intent)
     if _bool(params, "confirm", False):
+        if bank is not None:
+            return payment_writes.confirm_bank_debit(call, intent, bank)
         return _confirm(call, intent, payment_method)
+    if bank is not None:
+        payment_writes.remember(call.account, intent["id"], bank)
     return intent
 
 
@@ -800,9 +773,16 @@ def confirm_payment_intent(call: Call) -> dict:
             "off_session",
             "error_on_requires_action",
             "receipt_email",
+            "payment_method_data",
+            "mandate_data",
         },
     )
     intent = _existing(call, "payment_intent", call.path_params["id"], "payment_intent")
+    bank = payment_writes.bank_debit_params(call.params, intent["currency"])
+    bank = bank or payment_writes.remembered(call.account, intent["id"])
+    if bank is not None:
+        _check_confirmable(intent)
+        return payment_writes.confirm_bank_debit(call, intent, bank)
     payment_method = _str(call.params, "payment_method") or intent.get("payment_method")
     return _confirm(call, intent, payment_method)
 
@@ -823,12 +803,19 @@ def cancel_payment_intent(call: Call) -> dict:
     after["status"] = "canceled"
     after["canceled_at"] = call.now()
     after["cancellation_reason"] = _str(call.params, "cancellation_reason") or None
+    if before["status"] == "requires_capture":
+        # The authorization is released: the uncaptured charge counts as refunded.
+        after["amount_capturable"] = 0
+        charge = call.account.get("charge", before["latest_charge"])
+        charge.update(amount_refunded=charge["amount"], refunded=True)
+        call.account.put(charge)
+        call.emit("charge.refunded", charge, {"amount_refunded": 0, "refunded": False})
     call.account.put(after)
     call.emit("payment_intent.canceled", after)
     return after
 
 
-def _confirm(call: Call, intent: dict, payment_method: str | None) -> dict:
+def _check_confirmable(intent: dict) -> None:
     if intent["status"] not in CONFIRMABLE:
         raise StripeError(
             400,
@@ -837,6 +824,10 @@ def _confirm(call: Call, intent: dict, payment_method: str | None) -> dict:
             "be confirmed: requires_confirmation, requires_payment_method.",
             code="payment_intent_unexpected_state",
         )
+
+
+def _confirm(call: Call, intent: dict, payment_method: str | None) -> dict:
+    _check_confirmable(intent)
     if not payment_method:
         raise StripeError(
             400,
@@ -900,6 +891,8 @@ def _confirm(call: Call, intent: dict, payment_method: str | None) -> dict:
             payment_intent=copy.deepcopy(intent),
             payment_method=pm_obj,
         )
+    if intent.get("capture_method") == "manual":
+        return payment_writes.authorize(call, intent, charge)
     txn = _charge_balance_transaction(call, charge)
     charge["balance_transaction"] = txn["id"]
     intent["status"] = "succeeded"
@@ -919,13 +912,13 @@ def _charge_balance_transaction(call: Call, charge: dict) -> dict:
     settlement = call.account.default_currency
     rate = exchange_rate(charge["currency"], settlement)
     settled = convert(charge["amount"], charge["currency"], settlement, rate)
-    fee = processing_fee(settled, settlement, rate is not None)
+    fee = card_fee(settled, settlement, rate is not None)
     return objects.balance_transaction(
         id=call.store.new_id("txn"),
         amount=settled,
         currency=settlement,
         created=charge["created"],
-        available_on=_available_on(charge["created"]),
+        available_on=card_available_on(charge["created"]),
         source=charge["id"],
         type="charge",
         reporting_category="charge",
@@ -1045,7 +1038,8 @@ def create_refund(call: Call) -> dict:
         created=now,
         available_on=now,
         source=refund_id,
-        type="refund",
+        # Card refunds are type refund; other methods' (bank debits) payment_refund.
+        type="refund" if charge["payment_method_details"]["type"] == "card" else "payment_refund",
         reporting_category="refund",
         exchange_rate=rate,
         description="REFUND FOR CHARGE"
@@ -1324,6 +1318,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/payment_intents/{id}", update_payment_intent),
     ("POST", "/v1/payment_intents/{id}/confirm", confirm_payment_intent),
     ("POST", "/v1/payment_intents/{id}/cancel", cancel_payment_intent),
+    ("POST", "/v1/payment_intents/{id}/capture", payment_writes.capture),
     ("POST", "/v1/refunds", create_refund),
     ("POST", "/v1/refunds/{id}", update_refund),
     ("POST", "/v1/disputes/{id}", update_dispute),

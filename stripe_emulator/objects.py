@@ -13,28 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-API_VERSION = "2026-10-28.endive"
+from stripe_emulator.money import ZERO_DECIMAL, minor_unit_factor  # noqa: F401 (re-exported)
 
-ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
+API_VERSION = "2026-10-28.endive"
 
 NULL_ADDRESS = {
     "city": None,
@@ -44,10 +25,6 @@ NULL_ADDRESS = {
     "postal_code": None,
     "state": None,
 }
-
-
-def minor_unit_factor(currency: str) -> int:
-    return 1 if currency in ZERO_DECIMAL else 100
 
 
 def list_object(url: str, data: list[dict], has_more: bool = False) -> dict:
@@ -777,7 +754,34 @@ def invoice_line_item(
     period_end: int,
     description: str | None = None,
     metadata: dict | None = None,
+    subscription: str | None = None,
+    subscription_item: str | None = None,
 ) -> dict:
+    """A line of an invoice; with `subscription`, a subscription item's line (Stripe's
+    `parent.subscription_item_details`), else an invoice item's."""
+    if subscription is not None:
+        parent: dict[str, Any] = {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription,
+                "subscription_item": subscription_item,
+            },
+            "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": {
+                "invoice_item": "ii_" + id[3:],
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": None,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
     return {
         "id": id,
         "object": "line_item",
@@ -790,16 +794,7 @@ def invoice_line_item(
         "invoice": invoice,
         "livemode": False,
         "metadata": metadata or {},
-        "parent": {
-            "invoice_item_details": {
-                "invoice_item": "ii_" + id[3:],
-                "proration": False,
-                "proration_details": {"credited_items": None},
-                "subscription": None,
-            },
-            "subscription_item_details": None,
-            "type": "invoice_item_details",
-        },
+        "parent": parent,
         "period": {"end": period_end, "start": period_start},
         "pretax_credit_amounts": [],
         "pricing": {
@@ -809,7 +804,7 @@ def invoice_line_item(
         },
         "quantity": quantity,
         "quantity_decimal": str(quantity),
-        "subscription": None,
+        "subscription": subscription,
         "subtotal": amount,
         "taxes": [],
     }

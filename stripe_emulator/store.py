@@ -29,10 +29,15 @@ Extension points (for mutations.py, webhooks.py, oauth.py, faults.py and tests)
   tests use to write events.
 * `store.add_event_listener(fn)`: `fn(account: Account, event: dict)` runs after each emitted
   event (webhooks.py delivers from here). Listeners must not block: hand work to a queue.
+  `store.put_listeners`: `fn(account, obj, is_new)` after every `put`.
 * `store.new_id(prefix) -> str`: a fresh Stripe-shaped id (`"ch"` -> `"ch_1..."`), never equal to
   a generated one.
 * `store.now() -> int`: the emulator's clock (Unix seconds); `store.clock_offset` moves it.
   `store.event_floor()`: the oldest `created` an event may have and still be served (30 days).
+* `store.schedule(at, action)`: run `action()` once the clock reaches `at` (a bank's answer to
+  a debit, a payout's arrival, the next automatic payout). `store.run_due()` runs what is due,
+  oldest first; the app calls it before every request, so moving `clock_offset` and then
+  making a request plays out everything in between.
 * `acct.list(type, ListQuery(...)) -> ListPage`: the list engine the API uses (newest first,
   cursors, created range, `predicate(stream, i, overlaid_obj)`, `candidates` ids).
   `acct.overlay_ids_where(type, field, value)`: overlay objects matching one field.
@@ -85,6 +90,9 @@ PREFIX_TYPES: dict[str, str] = {
     "evt": "event",
     "we": "webhook_endpoint",
     "acct": "account",
+    "po": "payout",
+    "fee": "application_fee",
+    "inpay": "invoice_payment",
 }
 
 DELETABLE = {"product", "price", "customer", "webhook_endpoint", "invoice"}
@@ -279,6 +287,9 @@ class Account:
         self._overlay_by_type: dict[str, dict[str, dict]] = {}
         self._new: dict[str, ListStream] = {}
         self.generator: Any = None  # generator.AccountGenerator for generated accounts
+        # payouts made as the clock moved (live_money.py): id -> (since, until) of the
+        # `available_on` window each settled
+        self.payout_windows: dict[str, tuple[int, int]] = {}
 
     # -- lookup ----------------------------------------------------------------------------
     def decode(self, object_id: str) -> tuple[Stream, int] | None:
@@ -344,6 +355,8 @@ class Account:
                 if stream is None:
                     stream = self._new[object_type] = ListStream(object_type, rank=1_000)
                 stream.append(obj)
+            for listener in self.store.put_listeners:
+                listener(self, obj, is_new)
         return obj
 
     def delete(self, object_type: str, object_id: str) -> dict:
@@ -360,14 +373,16 @@ class Account:
         previous_attributes: dict | None = None,
         request_id: str | None = None,
         idempotency_key: str | None = None,
+        created: int | None = None,
     ) -> dict:
+        """`created`: when it happened, for work `run_due` plays out late (default: now)."""
         data: dict[str, Any] = {"object": copy.deepcopy(obj)}
         if previous_attributes is not None:
             data["previous_attributes"] = previous_attributes
         event = objects.event(
             id=self.store.new_id("evt"),
             type=event_type,
-            created=self.store.now(),
+            created=self.store.now() if created is None else created,
             data=data,
             account=None if self.id == self.store.platform_id else self.id,
             api_version=self.store.api_version,
@@ -518,10 +533,14 @@ class Store:
         self.api_keys: dict[str, str] = {}
         self.client_id = self.options.client_id
         self.listeners: list[EventListener] = []
+        # fn(account, obj, is_new) after every `put` (live_money.py watches balance transactions)
+        self.put_listeners: list[Callable[[Account, dict, bool], None]] = []
         self.event_delivery: dict[str, bool] = {}
         self.api_version = objects.API_VERSION
         self.clock_offset = 0
         self.app: Any = None  # the EmulatorApp serving this store (set by create_app)
+        self._due: list[tuple[int, int, Callable[[], None]]] = []  # heap: (at, seq, action)
+        self._due_seq = 0
         # Ids of objects made after start-up must differ across restarts, as Stripe's never repeat:
         # a restarted emulator that reissued `ch_...` ids would make redelivered-looking events.
         self._rng = random.Random(f"ids:{self.options.seed}:{time.time_ns()}:{os.getpid()}")
@@ -593,6 +612,23 @@ class Store:
 
     def now(self) -> int:
         return int(time.time()) + self.clock_offset
+
+    def schedule(self, at: int, action: Callable[[], None]) -> None:
+        """Run `action()` once the clock reaches `at` (see `run_due`)."""
+        with self.lock:
+            self._due_seq += 1
+            heapq.heappush(self._due, (at, self._due_seq, action))
+
+    def run_due(self) -> None:
+        """Run every scheduled action whose time has come, in time order. Cheap when nothing
+        is due: one comparison."""
+        due = self._due
+        if not due or due[0][0] > self.now():
+            return
+        with self.lock:
+            while due and due[0][0] <= self.now():
+                _, _, action = heapq.heappop(due)
+                action()
 
     def event_floor(self) -> int:
         """The oldest `created` an event may have and still be served (30 days)."""

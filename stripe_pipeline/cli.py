@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
+
+    # Before any command runs (and any process it starts): STRIPE_LOG would print secrets.
+    silence_stripe_sdk_console()
     parser = argparse.ArgumentParser(prog="stripe-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = {}

@@ -32,6 +32,10 @@ PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:
     os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
+    from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
+
+    # Every process that loads the code location (code server, run workers) syncs from Stripe.
+    silence_stripe_sdk_console()
     from stripe_pipeline.defs.automation import definitions as automation
     from stripe_pipeline.defs.ingestion import definitions as ingestion
     from stripe_pipeline.defs.serving import definitions as serving

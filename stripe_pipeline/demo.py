@@ -24,7 +24,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from stripe_pipeline.money import format_money
+from stripe_pipeline.processes import (
+    ServiceError,
+    check_running,
+    free_port,
+    start_process,
+    stop_process,
+    wait_until_answers,
+)
 
 # dlt imports sqlglot, whose optional Rust tokenizer warns on every start: noise for a newcomer.
 warnings.filterwarnings("ignore", message=r"sqlglot\[rs\] is deprecated")
@@ -49,11 +58,6 @@ EMULATOR_CLIENT_ID = "ca_emulator"
 # The emulator's account numbers: 0 is the platform, 1 and 2 are connected through OAuth. The
 # host-app database names their projects `project-{n}` (stripe_emulator.generator.catalog).
 CONNECTED_ACCOUNT_NUMBERS = (1, 2)
-# Zero-decimal currencies are stored in whole units (Stripe's list); the rest in hundredths.
-ZERO_DECIMAL = {
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
-    "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
-}  # fmt: skip
 
 
 class DemoError(RuntimeError):
@@ -95,21 +99,6 @@ class DemoState:
         os.replace(tmp, path)
 
 
-def _free_port(preferred: int | None = None) -> int:
-    if preferred:
-        with socket.socket() as sock:
-            # As uvicorn binds: a port the last run left in TIME_WAIT is free to reuse.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", preferred))
-                return preferred
-            except OSError:
-                pass
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _read_env_file(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
@@ -120,6 +109,11 @@ def ui_command(env_path: Path) -> str:
     """The shell command (run from the repository root) that opens the Dagster UI on the
     demo's instance, with the demo's settings exported."""
     return f"(set -a; . {shlex.quote(_display(env_path))}; exec .venv/bin/dagster dev -w workspace.yaml)"
+
+
+def console_command(env_path: Path, port: int) -> str:
+    """The shell command (from the repository root) that serves the console on the demo's data."""
+    return f"(set -a; . {shlex.quote(_display(env_path))}; exec .venv/bin/stripe-pipeline listener --port {port})"
 
 
 def _write_env_file(path: Path, env: dict[str, str]) -> None:
@@ -159,22 +153,13 @@ class Service:
     proc: subprocess.Popen[bytes]
 
     def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise DemoError(
-                f"the {self.name} exited with status {self.proc.returncode}; its log: {self.log_path}"
-            )
+        try:
+            check_running(self.proc, f"the {self.name}", self.log_path)
+        except ServiceError as error:
+            raise DemoError(str(error)) from None
 
     def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=10)
 
 
 class Services:
@@ -192,17 +177,14 @@ class Services:
         with open(log_path, "ab") as log:
             log.write(f"\n--- {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n".encode())
             log.flush()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "stripe_pipeline.cli", name, *args],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                # Its own process group: Ctrl-C reaches the demo, which then stops it in order.
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        # Its own process group: Ctrl-C reaches the demo, which then stops it in order.
+        proc = start_process(
+            [sys.executable, "-m", "stripe_pipeline.cli", name, *args],
+            env=self.env,
+            cwd=self.cwd,
+            log_path=log_path,
+            preexec_fn=_die_with_parent,
+        )
         service = Service(name, log_path, proc)
         self.running.append(service)
         return service
@@ -210,20 +192,17 @@ class Services:
     def wait_until_ready(
         self, service: Service, url: str, timeout: float = 60.0, **kw: Any
     ) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            service.check_alive()
-            try:
-                if httpx.get(url, timeout=2, **kw).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise DemoError(
-            f"the {service.name} did not answer within {timeout:.0f}s; its log: {service.log_path}"
-        )
+        try:
+            wait_until_answers(
+                url,
+                timeout=timeout,
+                what=f"the {service.name}",
+                proc=service.proc,
+                log_path=service.log_path,
+                **kw,
+            )
+        except ServiceError as error:
+            raise DemoError(str(error)) from None
 
     def stop_all(self) -> None:
         for service in reversed(self.running):
@@ -292,17 +271,6 @@ def connect_account(listener_url: str, operator_token: str, project_id: str) -> 
             f"the listener's OAuth callback answered {callback.status_code}; see logs/listener.log"
         )
     return callback.text
-
-
-# -- money formatting --------------------------------------------------------------------------
-
-
-def format_money(minor: int | float | None, currency: str) -> str:
-    minor = int(minor or 0)
-    if currency.lower() in ZERO_DECIMAL:
-        return f"{minor:,}"
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100:,}.{abs(minor) % 100:02d}"
 
 
 def _display(path: Path) -> str:
@@ -390,12 +358,40 @@ def _currency_totals(serving_db: Path) -> list[tuple[str, int, int, int, int]]:
         ).fetchall()
 
 
+def _payouts_and_balances(serving_db: Path) -> list[tuple[str, int, int, int, int, int]]:
+    """Per currency: paid payouts (count, amount), how many of the paid automatic ones reconcile
+    to the transactions they settled, and today's available and pending balance."""
+    import duckdb
+
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        return con.execute(
+            """
+            with paid as (
+                select currency, count(*) as paid, sum(amount) as paid_amount,
+                    sum(case when reconciled then 1 else 0 end) as reconciled
+                from marts.payouts where status = 'paid' group by currency
+            ),
+            today as (
+                select currency, sum(available_amount) as available,
+                    sum(pending_amount) as pending
+                from marts.balances where is_current group by currency
+            )
+            select coalesce(paid.currency, today.currency), coalesce(paid.paid, 0),
+                coalesce(paid.paid_amount, 0), coalesce(paid.reconciled, 0),
+                coalesce(today.available, 0), coalesce(today.pending, 0)
+            from paid full outer join today on paid.currency = today.currency
+            order by 1
+            """
+        ).fetchall()
+
+
 def run_demo(
     data_dir: Path,
     charges: int,
     fresh: bool,
     seed: int = 42,
     days: int = 60,
+    serve: bool = False,
 ) -> int:
     progress = Progress()
     paths = DemoPaths(data_dir.resolve())
@@ -413,11 +409,13 @@ def run_demo(
         )
     if state is None:
         today = dt.datetime.now(dt.UTC).date().isoformat()
-        state = DemoState(seed, charges, days, today, _free_port(12111), _free_port(8000))
+        state = DemoState(
+            seed, charges, days, today, free_port(preferred=12111), free_port(preferred=8000)
+        )
     else:
         # Reuse the ports when free (demo.env keeps pointing at them), else take others.
-        state.emulator_port = _free_port(state.emulator_port)
-        state.listener_port = _free_port(state.listener_port)
+        state.emulator_port = free_port(preferred=state.emulator_port)
+        state.listener_port = free_port(preferred=state.listener_port)
     env_path = paths.data_dir / ENV_FILE
     known = _read_env_file(env_path)
     secrets_env = {
@@ -536,6 +534,8 @@ def run_demo(
             state.first_run_rows = new_rows
         state.save(state_path)
         _print_summary(paths, state, env_path, summary, new_rows, rerun, progress)
+        if serve:
+            _serve_console(services, listener_url, env["OPERATOR_TOKEN"])
         return 0
     finally:
         services.stop_all()
@@ -581,6 +581,18 @@ def _print_summary(
             f"  {currency.upper():<9}{format_money(gross, currency):>14}"
             f"{format_money(fees, currency):>12}{format_money(net, currency):>14}{int(count or 0):>9}"
         )
+    print("\npayouts and balances per currency (marts.payouts, marts.balances):")
+    print(
+        f"  {'currency':<9}{'paid out':>14}{'payouts':>9}{'reconciled':>12}{'available':>14}{'pending':>14}"
+    )
+    for currency, paid, paid_amount, reconciled, available, pending in _payouts_and_balances(
+        serving_db
+    ):
+        print(
+            f"  {currency.upper():<9}{format_money(paid_amount, currency):>14}{paid:>9}"
+            f"{reconciled:>12}{format_money(available, currency):>14}"
+            f"{format_money(pending, currency):>14}"
+        )
     print("\nfiles for BI tools (open read-only; see docs/operations.md):")
     print(f"  {_display(serving_db)}")
     print(f"  {_display(paths.serving / PARQUET_DIR)}/<mart>.parquet")
@@ -597,6 +609,26 @@ def _print_summary(
         f"--days {state.days} --end {state.end}"
     )
     print(f"logs of the emulator and the listener: {_display(paths.logs)}/")
+    print(
+        f"\nthe console: http://127.0.0.1:{state.listener_port}/console (sign in with OPERATOR_TOKEN from {_display(env_path)});\n  once the demo has stopped, serve it on this data with: {console_command(env_path, state.listener_port)}"
+    )
+
+
+def _serve_console(services: Services, listener_url: str, operator_token: str) -> None:
+    """Keep the listener (and the emulator, so Connect works) up for the console until Ctrl-C.
+    The token is shown here, to the person about to sign in; the summary above never shows it."""
+    print(
+        f"\nserving the console at {listener_url}/console/ until Ctrl-C; sign in with the "
+        f"operator token {operator_token}",
+        flush=True,
+    )
+    try:
+        while True:
+            for service in services.running:
+                service.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping the console, the listener and the emulator", flush=True)
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -624,6 +656,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="delete the data directory first and start over"
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards keep the listener and emulator running for the console until Ctrl-C",
+    )
 
 
 def _on_sigterm(_signum: int, _frame: Any) -> None:
@@ -637,7 +674,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return run_demo(args.data_dir, args.charges, args.fresh, seed=args.seed, days=args.days)
+        return run_demo(
+            args.data_dir,
+            args.charges,
+            args.fresh,
+            seed=args.seed,
+            days=args.days,
+            serve=args.serve,
+        )
     except DemoError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ running the full incremental source (ten list and events-replay passes). For eac
   merged into its table with the source's own projection (`stripe_source.columns.to_arrow`), so
   the rows are exactly what a listing would land. Charges and refunds are fetched with their
   balance transaction expanded, disputes carry theirs, so the money reaches
-  `stripe.balance_transactions` in the same load; an invoice brings its line items.
+  `stripe.balance_transactions` in the same load (a payout brings its own), an invoice brings
+  its line items.
 
 Why fetch rather than merge the payload: Stripe delivers events at least once and in any order,
 and retries an unanswered one for days, so a `charge.succeeded` payload may arrive after the
@@ -17,7 +18,7 @@ now is at least as new as every event already in the inbox, whatever order they 
 `*.deleted` events are final, so their payload is merged as is (`is_deleted`).
 
 The tables, keys and write dispositions are the source's (`(account_id, id)`, merge for mutable
-objects, insert-only for balance transactions and events); the dlt pipeline is a separate one
+objects and balance transactions, insert-only for events); the dlt pipeline is a separate one
 (`stripe_inbox_<account>`, schema `stripe_inbox`) in the same dataset, so the source's cursors
 and resume points are never touched: the nightly run still lists and replays as before and
 merging on the key makes the overlap harmless.
@@ -55,10 +56,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SOURCE_NAME = "stripe_inbox"
-PRIMARY_KEY = ("account_id", "id")
 
-# Object type of an event's data.object -> the table it lands in. Other objects (customers,
-# payouts, accounts...) land nothing but the event row.
+# Object type of an event's data.object -> the table it lands in (payouts and invoice payments
+# included). Other objects (customers, accounts...) land nothing but the event row; the links of
+# a paid payout wait for the regular sync (`payout_links`).
 OBJECT_TABLES: dict[str, str] = {
     spec.object_type: name
     for name, spec in source_settings.RESOURCES.items()
@@ -68,6 +69,7 @@ OBJECT_TABLES: dict[str, str] = {
 _RETRIEVE_EXPAND: dict[str, tuple[str, ...]] = {
     "charges": ("balance_transaction",),
     "refunds": ("balance_transaction",),
+    "payouts": ("balance_transaction",),
 }
 _DELETED_TYPES = frozenset(
     t for spec in source_settings.RESOURCES.values() for t in spec.deleted_event_types
@@ -223,11 +225,6 @@ def inbox_source(tables: dict[str, pa.Table]) -> DltSource:
 
     def make(name: str) -> Any:
         spec = source_settings.RESOURCES[name]
-        disposition = (
-            {"disposition": "merge", "strategy": "delete-insert"}
-            if spec.mutable
-            else {"disposition": "merge", "strategy": "insert-only"}
-        )
 
         def rows() -> Iterator[pa.Table]:
             table = tables.get(name)
@@ -238,8 +235,8 @@ def inbox_source(tables: dict[str, pa.Table]) -> DltSource:
             rows,
             name=name,
             table_name=name,
-            write_disposition=disposition,
-            primary_key=PRIMARY_KEY,
+            write_disposition=spec.write_disposition,
+            primary_key=spec.primary_key,
             max_table_nesting=0,
         )
 

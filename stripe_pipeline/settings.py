@@ -53,6 +53,9 @@ class Settings:
     listener_public_url: str = "http://127.0.0.1:8000"
     # The listener refuses webhook bodies over this many bytes (Stripe's events are far smaller).
     webhook_max_body_bytes: int = 512 * 1024
+    # Seconds a client may take to send a request's headers / a webhook's body (slow clients).
+    listener_header_timeout_s: int = 10
+    webhook_body_timeout_s: int = 10
     dbt_target: str = "duckdb"
     # Runs the nightly sync is split into (account batches). DuckDB has one writer, so 1; on
     # Postgres several batches land at once, as far as the run queue's tag limits allow.
@@ -125,6 +128,18 @@ def _warehouse_url(raw: str) -> str:
     return url
 
 
+def _ops_database_url(values: dict[str, str], data_dir: Path) -> str:
+    url = values.get("OPS_DATABASE_URL") or f"sqlite:///{data_dir / 'ops.sqlite'}"
+    from stripe_pipeline.ops_store.urls import resolve_ops_url
+
+    # Resolved once here, so every reader of the ops store (the listener, the sensors, the copy
+    # into the warehouse) gets a driver that is installed, e.g. psycopg2 for postgresql+psycopg://.
+    try:
+        return resolve_ops_url(url).render_as_string(hide_password=False)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = ".env") -> Settings:
     """Settings from `env` (default: os.environ) over the values of a `.env` file, if present."""
     values: dict[str, str] = {}
@@ -154,7 +169,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         warehouse_path=Path(values.get("WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"),
         warehouse_url=_warehouse_url(values.get("WAREHOUSE_URL") or ""),
         serving_dir=Path(values.get("SERVING_DIR") or data_dir / "serving"),
-        ops_database_url=values.get("OPS_DATABASE_URL") or f"sqlite:///{data_dir / 'ops.sqlite'}",
+        ops_database_url=_ops_database_url(values, data_dir),
         app_database_url=values.get("APP_DATABASE_URL", ""),
         platform_project_id=values.get("STRIPE_PLATFORM_PROJECT_ID") or "default",
         rate_limit=rate_limit,
@@ -163,6 +178,8 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
             "/"
         ),
         webhook_max_body_bytes=_positive_int(values, "WEBHOOK_MAX_BODY_BYTES", 512 * 1024),
+        listener_header_timeout_s=_positive_int(values, "LISTENER_HEADER_TIMEOUT_S", 10),
+        webhook_body_timeout_s=_positive_int(values, "WEBHOOK_BODY_TIMEOUT_S", 10),
         sync_runs=_positive_int(values, "STRIPE_SYNC_RUNS", 1),
         sync_accounts_per_load=_positive_int(values, "STRIPE_SYNC_ACCOUNTS_PER_LOAD", 250),
         sync_accounts_at_once=_positive_int(values, "STRIPE_SYNC_ACCOUNTS_AT_ONCE", 16),

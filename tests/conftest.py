@@ -1,6 +1,7 @@
 """Shared pytest setup. Fixtures live in tests/fixtures/, one module per concern."""
 
 pytest_plugins = [
+    "tests.fixtures.scratch",
     "tests.fixtures.services",
     "tests.fixtures.listener",
     "tests.fixtures.emulator",
@@ -9,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.webhook_receiver",
     "tests.fixtures.orchestration",
     "tests.fixtures.browser",
+    "tests.fixtures.console",
 ]

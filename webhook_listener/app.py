@@ -8,12 +8,14 @@ Routes (all under /api/integrations/stripe):
     POST sync/catalog            operator
     POST sync/transactions       operator; ?since=ISO date or Unix seconds
     POST products, POST prices   operator; catalog write on
-GET /healthz checks the ops store.
+GET /healthz checks that the ops store answers and can take a write.
+/console: the operator console (webhook_listener/console/).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,9 +30,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stripe_pipeline.ops_store import OpsStore
 from stripe_pipeline.settings import Settings, load_settings
+from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
 from webhook_listener.catalog_write import create_price, create_product
+from webhook_listener.console.routes import console_mount
 from webhook_listener.oauth import disconnect, oauth_callback, oauth_start
-from webhook_listener.stripe_api import quiet_stripe_logger
+from webhook_listener.parent_watch import SUPERVISOR_PID_ENV, exit_with_parent
 from webhook_listener.sync_routes import sync_catalog, sync_transactions
 from webhook_listener.webhooks import receive_webhook
 
@@ -71,12 +75,36 @@ class AccessLog:
             )
 
 
+# A write that failed this recently (and none succeeded since) makes /healthz 503: a full disk
+# fails the webhooks' writes but not a rolled-back probe.
+WRITE_FAILURE_WINDOW_S = 60
+# The write probe runs at most this often per worker; the checks in between cost one SELECT 1
+# (a load balancer may poll /healthz every second).
+WRITE_PROBE_INTERVAL_S = 5
+
+
+def _unhealthy(problem: str, exc_type: str) -> Response:
+    log.error("health check: %s (%s)", problem, exc_type)
+    return JSONResponse(
+        {"status": "error", "ops_store": exc_type, "error": problem}, status_code=503
+    )
+
+
 async def healthz(request: Request) -> Response:
+    store = request.app.state.store
     try:
-        await run_in_threadpool(request.app.state.store.ping)
+        await run_in_threadpool(store.ping)
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; the type says which
-        log.error("health check: ops store unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "error", "ops_store": type(exc).__name__}, status_code=503)
+        return _unhealthy("ops store unreachable", type(exc).__name__)
+    if failed := store.recent_write_failure(WRITE_FAILURE_WINDOW_S):
+        return _unhealthy("ops store writes are failing; webhooks are answered 500", failed)
+    now = time.monotonic()
+    if now - getattr(request.app.state, "write_probed_at", float("-inf")) > WRITE_PROBE_INTERVAL_S:
+        try:
+            await run_in_threadpool(store.check_writable)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return _unhealthy("ops store refuses writes (read-only?)", type(exc).__name__)
+        request.app.state.write_probed_at = now
     return JSONResponse({"status": "ok"})
 
 
@@ -96,7 +124,8 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
     """The app. With `store` given, the caller owns it; otherwise the app opens the ops store
     from settings at startup (applying migrations) and closes it at shutdown."""
-    quiet_stripe_logger()
+    # Here, because every worker process builds its app: none may print the SDK's secrets.
+    silence_stripe_sdk_console()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -118,6 +147,7 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
         Route(f"{PREFIX}/sync/transactions", sync_transactions, methods=["POST"]),
         Route(f"{PREFIX}/products", create_product, methods=["POST"]),
         Route(f"{PREFIX}/prices", create_price, methods=["POST"]),
+        console_mount(),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
@@ -131,4 +161,6 @@ def create_app(settings: Settings, store: OpsStore | None = None) -> Starlette:
 
 def create_app_from_env() -> Any:
     """For `uvicorn --factory` and every worker process: settings from the environment/.env."""
+    if supervisor := os.environ.get(SUPERVISOR_PID_ENV):
+        exit_with_parent(int(supervisor))
     return create_app(load_settings())

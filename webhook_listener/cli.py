@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import logging.config
+    import os
     import sys
 
     import uvicorn
@@ -27,10 +29,11 @@ def run(args: argparse.Namespace) -> int:
 
     from stripe_pipeline.ops_store import OpsStore
     from stripe_pipeline.settings import ConfigError, load_settings
+    from webhook_listener.logging_config import logging_config
+    from webhook_listener.parent_watch import SUPERVISOR_PID_ENV
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # The parent's own lines (this function's errors, uvicorn's supervisor) in the workers' format.
+    logging.config.dictConfig(logging_config(args.log_level))
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -52,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("webhook_listener").warning(
             "STRIPE_WEBHOOK_SECRET is not set: webhooks will be answered 503 until it is"
         )
+    # The workers watch this process: if it dies without stopping them, they stop themselves.
+    os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
     uvicorn.run(
         "webhook_listener.app:create_app_from_env",
         factory=True,
@@ -60,9 +65,18 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         # Our AccessLog middleware logs paths without query strings (OAuth codes live there).
         access_log=False,
+        # Applied by uvicorn in every worker process (they start from a fresh interpreter).
+        log_config=logging_config(args.log_level),
         log_level=args.log_level,
         # The listener sits behind a proxy in production; trust only a local one by default.
         proxy_headers=True,
         server_header=False,
+        # Slow clients: headers within LISTENER_HEADER_TIMEOUT_S (this protocol), a webhook body
+        # within WEBHOOK_BODY_TIMEOUT_S (the route), idle keep-alive connections closed after 5 s.
+        http="webhook_listener.http_timeouts:HeaderTimeoutProtocol",
+        timeout_keep_alive=5,
+        # A worker told to stop (SIGTERM, or its main process gone) answers what is in flight,
+        # but waits no longer than this for slow connections.
+        timeout_graceful_shutdown=10,
     )
     return 0

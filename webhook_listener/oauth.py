@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from stripe import oauth_error
 
-from stripe_pipeline.ops_store import OAuthStateError, StripeAccount
+from stripe_pipeline.ops_store import OAuthStateError, OpsStore, StripeAccount
 from stripe_pipeline.settings import Settings
+from webhook_listener.console.oauth_return import console_return
 from webhook_listener.guards import connect_only, operator_only
 from webhook_listener.oauth_state import (
     STATE_TTL_S,
@@ -53,15 +54,10 @@ def _platform_missing(settings: Settings) -> str | None:
     return None
 
 
-@connect_only
-@operator_only
-async def oauth_start(request: Request) -> Response:
+async def start_authorization(request: Request, project_id: str) -> tuple[str, str]:
+    """Stripe's authorize URL for connecting an account to `project_id` (with a new signed,
+    single-use state), and the state's nonce. Used by oauth/start and the console's Connect."""
     settings = request.app.state.settings
-    if problem := _platform_missing(settings):
-        return error(503, problem)
-    project_id = request.query_params.get("project_id", "").strip()
-    if not project_id:
-        return error(400, "give the project to connect: ?project_id=...")
     record = await run_in_threadpool(
         request.app.state.store.create_oauth_state, project_id, timedelta(seconds=STATE_TTL_S)
     )
@@ -82,11 +78,20 @@ async def oauth_start(request: Request) -> Response:
         }
     )
     log.info("oauth start for project %s", project_id)
-    return RedirectResponse(
-        f"{settings.connect_base}/oauth/authorize?{query}",
-        status_code=302,
-        headers={"Cache-Control": "no-store"},
-    )
+    return f"{settings.connect_base}/oauth/authorize?{query}", record.nonce
+
+
+@connect_only
+@operator_only
+async def oauth_start(request: Request) -> Response:
+    settings = request.app.state.settings
+    if problem := _platform_missing(settings):
+        return error(503, problem)
+    project_id = request.query_params.get("project_id", "").strip()
+    if not project_id:
+        return error(400, "give the project to connect: ?project_id=...")
+    authorize_url, _ = await start_authorization(request, project_id)
+    return RedirectResponse(authorize_url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 _RESTART = "Start the connection again from your project's Stripe settings."
@@ -133,6 +138,8 @@ async def oauth_callback(request: Request) -> Response:
         # Stripe's error codes are snake_case words; anything else in the URL is not echoed.
         oauth_err = re.sub(r"[^a-z_]", "", raw_error)[:40] or "unknown"
         log.info("oauth callback for project %s: Stripe returned error %s", project_id, oauth_err)
+        if (back := console_return(request, claims.nonce, oauth_error=oauth_err)) is not None:
+            return back
         if oauth_err == "access_denied":
             return page(
                 400,
@@ -193,7 +200,32 @@ async def oauth_callback(request: Request) -> Response:
             scope=granted["scope"],
         )
     )
+    if account.project_id != project_id:
+        # An account belongs to one project at a time; moving it silently would hand one
+        # project's payments to another. Stripe's side is unchanged: the account was already
+        # connected to this platform, for the other project.
+        log.warning(
+            "oauth callback refused: Stripe account %s is connected to project %s, not %s",
+            account_id,
+            account.project_id,
+            project_id,
+        )
+        back = console_return(
+            request, claims.nonce, already_connected=account_id, project=account.project_id
+        )
+        if back is not None:
+            return back
+        return page(
+            409,
+            "Stripe account already connected to another project",
+            f"Stripe account {account_id} is already connected to project {account.project_id}. "
+            f"Nothing was changed. To connect it to project {project_id}, an operator first "
+            f"disconnects it from project {account.project_id} (POST "
+            f"/api/integrations/stripe/disconnect?account_id={account_id}), then connects again.",
+        )
     log.info("connected Stripe account %s to project %s", account.stripe_account_id, project_id)
+    if (back := console_return(request, claims.nonce, connected=account_id)) is not None:
+        return back
     return page(
         200,
         "Stripe account connected",
@@ -218,6 +250,9 @@ async def disconnect(request: Request) -> Response:
         account = await run_in_threadpool(store.get_account, target.account_id)
         if account is None:
             return error(404, f"no Stripe account {target.account_id} was ever connected here")
+        if target.project_id is not None and target.project_id != account.project_id:
+            # The sync routes' rule: naming a project and another project's account is a mistake.
+            return error(400, f"Stripe account {target.account_id} belongs to another project")
         accounts = [account]
     else:
         accounts = await run_in_threadpool(
@@ -226,7 +261,26 @@ async def disconnect(request: Request) -> Response:
         if not accounts:
             return error(404, f"project {target.project_id} has no connected Stripe account")
 
-    def deauthorize(account_id: str) -> None:
+    disconnected = []
+    for account in accounts:
+        try:
+            await disconnect_account(settings, store, account.stripe_account_id)
+        except DeauthorizeFailed as failed:
+            return error(502, str(failed))
+        disconnected.append(account.stripe_account_id)
+    # Landed data stays in the warehouse: disconnecting stops syncs, it does not erase history.
+    return JSONResponse({"disconnected": disconnected, "at": int(time.time())})
+
+
+class DeauthorizeFailed(Exception):
+    """Stripe did not deauthorize the account; nothing was changed. The message says so."""
+
+
+async def disconnect_account(settings: Settings, store: OpsStore, account_id: str) -> None:
+    """Deauthorize `account_id` at Stripe, then mark it disconnected in the ops store. Used by
+    the disconnect route and the console's Disconnect button."""
+
+    def deauthorize() -> None:
         client = stripe_client(settings, retries=2)
         # InvalidClientError: Stripe no longer knows the connection (revoked from the dashboard);
         # the goal, a disconnected account, is already reached.
@@ -235,19 +289,13 @@ async def disconnect(request: Request) -> Response:
                 {"client_id": settings.stripe_client_id, "stripe_user_id": account_id}
             )
 
-    disconnected = []
-    for account in accounts:
-        try:
-            await run_in_threadpool(deauthorize, account.stripe_account_id)
-        except (oauth_error.OAuthError, stripe.StripeError) as exc:
-            log.error("deauthorize of %s failed: %s", account.stripe_account_id, type(exc).__name__)
-            return error(
-                502,
-                f"Stripe did not deauthorize {account.stripe_account_id} ({type(exc).__name__}); "
-                "nothing was changed for it, retry",
-            )
-        await run_in_threadpool(store.set_account_status, account.stripe_account_id, "disconnected")
-        disconnected.append(account.stripe_account_id)
-        log.info("disconnected Stripe account %s", account.stripe_account_id)
-    # Landed data stays in the warehouse: disconnecting stops syncs, it does not erase history.
-    return JSONResponse({"disconnected": disconnected, "at": int(time.time())})
+    try:
+        await run_in_threadpool(deauthorize)
+    except (oauth_error.OAuthError, stripe.StripeError) as exc:
+        log.error("deauthorize of %s failed: %s", account_id, type(exc).__name__)
+        raise DeauthorizeFailed(
+            f"Stripe did not deauthorize {account_id} ({type(exc).__name__}); "
+            "nothing was changed for it, retry"
+        ) from None
+    await run_in_threadpool(store.set_account_status, account_id, "disconnected")
+    log.info("disconnected Stripe account %s", account_id)

@@ -4,15 +4,12 @@ benchmarks: start it in its own process group, wait for /healthz, SIGKILL it or 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
-import httpx
+from stripe_pipeline.processes import kill_process, start_process, stop_process, wait_until_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,58 +47,31 @@ class ListenerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, log: IO[bytes] | int) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
+    def start(self, timeout: float = 30) -> None:
+        self.proc = start_process(
             [
-                sys.executable,
-                "-m",
-                "stripe_pipeline.cli",
-                "listener",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-                "--log-level",
-                self.log_level,
+                sys.executable, "-m", "stripe_pipeline.cli", "listener",
+                "--port", str(self.port), "--workers", str(self.workers),
+                "--log-level", self.log_level,
             ],
             env=self.env,
             cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Its own process group: a SIGKILL reaches uvicorn's supervisor and all its workers.
-            start_new_session=True,
+            log_path=self.log_path,
+        )  # fmt: skip
+        wait_until_answers(
+            self.base_url + "/healthz",
+            timeout=timeout,
+            what="the listener",
+            proc=self.proc,
+            log_path=self.log_path,
+            interval=self.poll_interval,
         )
-
-    def start(self, timeout: float = 30) -> None:
-        if self.log_path is None:
-            self.proc = self._spawn(subprocess.DEVNULL)
-        else:
-            with open(self.log_path, "ab") as log:
-                self.proc = self._spawn(log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the listener exited with {self.proc.returncode}; see {self.log_path}"
-                )
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(self.poll_interval)
-        raise RuntimeError(f"the listener did not answer /healthz within {timeout} s")
 
     def kill(self) -> None:
         """SIGKILL, no chance to flush or finish a request: a crash."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc:
+            kill_process(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.proc:
+            stop_process(self.proc)

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import stripe
 
 from stripe_pipeline.settings import Settings
-
-
-def quiet_stripe_logger() -> None:
-    # The SDK logs request bodies at DEBUG, and at INFO Stripe's OAuth errors, whose
-    # description quotes the authorization code ("has already been used: ac_...").
-    logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
 def stripe_client(settings: Settings, *, retries: int) -> stripe.StripeClient:

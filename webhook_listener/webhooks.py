@@ -6,6 +6,7 @@ lost; anything refused gets a 4xx and nothing is stored, so Stripe retries it (f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from stripe import SignatureVerificationError, WebhookSignature
 
 from stripe_pipeline.ops_store import Outcome
-from webhook_listener.payload_scrub import scrub_card_data
+from webhook_listener.payload_scrub import MAX_DEPTH, scrub_card_data, too_deep
 from webhook_listener.responses import error
 
 log = logging.getLogger("webhook_listener.webhooks")
@@ -46,9 +47,14 @@ class VerifiedEvent:
     stored_payload: str  # card details scrubbed
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class TooSlow(Exception):
+    """The body did not arrive in time (answered 408; Stripe retries)."""
+
+
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     """The raw body, refusing early on Content-Length and again while streaming (a sender may
-    lie about or omit the length)."""
+    lie about or omit the length), within `timeout_s` (a sender trickling bytes would otherwise
+    hold the connection open indefinitely)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -57,10 +63,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         except ValueError:
             raise Refused("malformed Content-Length") from None
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Refused(f"body larger than {limit} bytes")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(f"body larger than {limit} bytes")
+    except TimeoutError:
+        raise TooSlow(f"body not received within {timeout_s:.0f} s") from None
     return bytes(body)
 
 
@@ -97,6 +107,10 @@ def parse(body: bytes) -> VerifiedEvent:
         raise Refused("body is not valid JSON") from None
     if not isinstance(event, dict) or event.get("object") != "event":
         raise Refused("body is not a Stripe event")
+    if too_deep(event):
+        # Checked before the scrubber walks it: a signed but absurd body gets a short 400, not a
+        # RecursionError's 500 and traceback on every Stripe retry.
+        raise Refused(f"body nested deeper than {MAX_DEPTH} levels")
     event_id, event_type = event.get("id"), event.get("type")
     if (
         not isinstance(event_id, str)
@@ -113,7 +127,11 @@ def parse(body: bytes) -> VerifiedEvent:
         account_id=account if isinstance(account, str) and account else None,
         livemode=bool(event.get("livemode", False)),
         api_version=event.get("api_version") if isinstance(event.get("api_version"), str) else None,
-        created=created if isinstance(created, int) else None,
+        # Outside a signed 64-bit integer no column stores it, and Stripe would retry for 3 days;
+        # `created` only orders events, so an absurd one is dropped, not the event.
+        created=created
+        if isinstance(created, int) and not isinstance(created, bool) and abs(created) < 2**63
+        else None,
         # The hash is of the raw body as signed, so a redelivery of the same bytes matches even
         # though what is stored is the scrubbed copy.
         payload_hash=hashlib.sha256(body).hexdigest(),
@@ -130,12 +148,18 @@ async def receive_webhook(request: Request) -> Response:
             "STRIPE_WEBHOOK_SECRET is not set on the listener; set the endpoint's whsec_ secret",
         )
     try:
-        body = await read_body(request, settings.webhook_max_body_bytes)
+        body = await read_body(
+            request, settings.webhook_max_body_bytes, settings.webhook_body_timeout_s
+        )
         verify(body, request.headers.get("stripe-signature"), settings.stripe_webhook_secrets)
         event = parse(body)
     except Refused as refused:
         log.warning("webhook refused: %s", refused.reason)
         return error(400, refused.reason)
+    except TooSlow as slow:
+        log.warning("webhook refused: %s", slow)
+        # Close the connection: the rest of the body may still be trickling in.
+        return error(408, str(slow), headers={"Connection": "close"})
     outcome = await run_in_threadpool(
         request.app.state.store.record_webhook_event,
         event_id=event.id,

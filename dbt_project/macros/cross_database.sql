@@ -104,3 +104,25 @@
     select {{ alias }}.*, unnest(json_extract({{ alias }}.{{ column }}, '$.{{ key }}[*]')) as {{ element_name }}
     from {{ relation }} as {{ alias }}
 {%- endmacro %}
+
+{#- The newest of several dlt load ids (text, null when none). dlt's load ids are Unix seconds
+    with a fraction ("1767600000.123456"): while the integer part keeps its ten digits, their
+    text order is their time order, and text keeps every digit a double would round. -#}
+{% macro newest_load_id(columns) -%}
+    nullif(greatest({% for column in columns %}coalesce({{ column }}, ''){{ ", " if not loop.last }}{% endfor %}), '')
+{%- endmacro %}
+
+{#- True when an existing table lacks a column its model declares (a table built by an older
+    version of the model): an incremental model then re-derives every row once. -#}
+{% macro relation_lacks_model_columns(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- for name in model.columns.keys() -%}
+        {%- if name | lower not in existing -%}
+            {{ return(true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(false) }}
+{%- endmacro %}

@@ -1,7 +1,8 @@
 -- Per Stripe account and settlement currency, the net of the Stripe money movements in
 -- marts.transactions equals the net of the landed balance transactions, to the unit, and so do
--- their counts. Payouts and transfers are left out on both sides: they move the balance, they are
--- not transactions. Read straight from the landed table (not staging or intermediate) so a bug
+-- their counts. Money class `payout` (payouts, transfers, top-ups: docs/money.md) is left out on
+-- both sides: it moves the balance, it is not a transaction. Every other type counts, an
+-- unclassified one included. Read straight from the landed table (not staging or intermediate) so a bug
 -- anywhere between the two shows here. Returns the accounts and currencies that disagree.
 
 -- It reads the landed table too, so Dagster is told which asset it checks.
@@ -17,8 +18,7 @@ landed as (
         sum(net) as net_amount,
         count(*) as row_count
     from ({{ landed_source('stripe', 'balance_transactions') }}) as balance_transactions
-    where type not like 'payout%'
-        and type not like 'transfer%'
+    where {{ money_class('type', 'reporting_category') }} <> 'payout'
     group by account_id, lower(currency)
 
 ),

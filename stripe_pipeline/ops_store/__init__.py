@@ -17,6 +17,7 @@ API (all methods are synchronous and thread-safe):
     store.pending_webhook_events(limit=500, account_id=None) -> list[WebhookEvent]  # status received
     store.mark_events_processed(ids, run_id=None) -> int
     store.mark_events_failed(ids, run_id=None) -> int
+    store.mark_events_skipped(ids, reason) -> int   # account never connected / disconnected
     store.webhook_event(id) -> WebhookEvent | None;  store.webhook_conflicts(event_id=None)
 
     # connected accounts (written by the OAuth callback, disconnect and deauthorization events)

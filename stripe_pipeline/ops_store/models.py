@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 AccountStatus = Literal["connected", "disconnected"]
-WebhookEventStatus = Literal["received", "processed", "conflict", "failed"]
+WebhookEventStatus = Literal["received", "processed", "conflict", "failed", "skipped"]
 SyncKind = Literal["catalog", "transactions"]
 SyncStatus = Literal["pending", "running", "succeeded", "failed"]
 
@@ -40,6 +40,7 @@ class WebhookEvent:
     processed_at: datetime | None
     status: str
     run_id: str | None
+    status_reason: str | None = None  # why it was skipped
 
     def payload_json(self) -> dict[str, Any]:
         import orjson

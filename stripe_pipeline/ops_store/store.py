@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from stripe_pipeline.ops_store import migrations
 from stripe_pipeline.ops_store.models import (
@@ -42,6 +42,7 @@ from stripe_pipeline.ops_store.tables import (
     stripe_webhook_events,
     sync_requests,
 )
+from stripe_pipeline.ops_store.urls import resolve_ops_url
 
 DEAUTHORIZED_EVENT = "account.application.deauthorized"
 # Seconds a SQLite writer waits for another process's write lock before giving up.
@@ -113,6 +114,8 @@ class OpsStore:
         self._sqlite_writer = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
+        # (monotonic time, error type) of the last failed write, None after a success.
+        self._last_write_failure: tuple[float, str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class OpsStore:
     def open(cls, url: str, *, migrate: bool = True) -> OpsStore:
         """Connect to `url` (SQLAlchemy URL: sqlite:///path or postgresql://...), creating a
         SQLite file's parent folders, and apply pending migrations."""
-        parsed = make_url(url)
+        parsed = resolve_ops_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             if database in ("", ":memory:"):
@@ -135,17 +138,9 @@ class OpsStore:
                 hide_parameters=True,
             )
             _configure_sqlite(engine)
-        elif parsed.get_backend_name() == "postgresql":
-            if parsed.drivername == "postgresql":
-                # SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://; the project ships psycopg2.
-                parsed = parsed.set(drivername="postgresql+psycopg2")
+        else:  # postgresql: resolve_ops_url lets nothing else through
             engine = create_engine(
                 parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
-            )
-        else:
-            raise ValueError(
-                f"OPS_DATABASE_URL must be a sqlite:/// or postgresql:// URL, got a "
-                f"{parsed.get_backend_name()!r} URL"
             )
         store = cls(engine)
         if migrate:
@@ -171,6 +166,29 @@ class OpsStore:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def check_writable(self) -> None:
+        """Raises if the store cannot take a write (a read-only database or volume, a standby):
+        one write statement inside a transaction that is rolled back, so nothing changes."""
+        from stripe_pipeline.ops_store.tables import schema_migrations
+
+        with self._sqlite_writer, self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin() as transaction:
+                conn.execute(
+                    update(schema_migrations)
+                    .where(schema_migrations.c.version == -1)
+                    .values(name=schema_migrations.c.name)
+                )
+                transaction.rollback()
+
+    def recent_write_failure(self, within_s: float) -> str | None:
+        """The error type of the last write, if it failed less than `within_s` seconds ago and
+        no write has succeeded since (a full disk fails only real writes, not a probe)."""
+        failure = self._last_write_failure
+        if failure is None or time.monotonic() - failure[0] > within_s:
+            return None
+        return failure[1]
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -182,10 +200,16 @@ class OpsStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._sqlite_writer, self.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        try:
+            with self._sqlite_writer, self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except DBAPIError as exc:
+            if not isinstance(exc, IntegrityError):  # a refused row is not a failing store
+                self._last_write_failure = (time.monotonic(), type(exc.orig).__name__)
+            raise
+        self._last_write_failure = None
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
@@ -284,18 +308,39 @@ class OpsStore:
     def mark_events_failed(self, ids: Iterable[str], run_id: str | None = None) -> int:
         return self._set_event_status(ids, "failed", run_id)
 
-    def _set_event_status(self, ids: Iterable[str], status: str, run_id: str | None) -> int:
+    def mark_events_skipped(self, ids: Iterable[str], reason: str) -> int:
+        """Mark still-received events `skipped` with `reason` (their account will not be synced):
+        they leave `pending_webhook_events`, so they never fill its batch again. Returns how
+        many changed."""
+        return self._set_event_status(
+            ids, "skipped", None, only_from="received", status_reason=reason
+        )
+
+    def _set_event_status(
+        self,
+        ids: Iterable[str],
+        status: str,
+        run_id: str | None,
+        *,
+        only_from: str | None = None,
+        status_reason: str | None = None,
+    ) -> int:
         ids = list(ids)
         if not ids:
             return 0
+        # Without `only_from`, any status but processed may change (a failed event processed later).
+        condition = (
+            stripe_webhook_events.c.status == only_from
+            if only_from
+            else stripe_webhook_events.c.status != "processed"
+        )
         with self._write() as conn:
             return conn.execute(
                 update(stripe_webhook_events)
-                .where(
-                    stripe_webhook_events.c.id.in_(ids),
-                    stripe_webhook_events.c.status != "processed",
+                .where(stripe_webhook_events.c.id.in_(ids), condition)
+                .values(
+                    status=status, processed_at=_now(), run_id=run_id, status_reason=status_reason
                 )
-                .values(status=status, processed_at=_now(), run_id=run_id)
             ).rowcount
 
     def webhook_event(self, event_id: str) -> WebhookEvent | None:
@@ -338,7 +383,11 @@ class OpsStore:
         scope: str | None,
         status: str = "connected",
     ) -> StripeAccount:
-        """Insert or update (reconnect: status back to `connected`, project and scope refreshed)."""
+        """Insert or update (reconnect: status back to `connected`, project and scope refreshed).
+
+        An account connected to another project is left as it is, in the same statement (two
+        callbacks racing cannot move it either): the returned account then names the project
+        that owns it, and the caller refuses. Disconnect it first to move it."""
         now = _now()
         stmt = self._insert(stripe_accounts).values(
             stripe_account_id=stripe_account_id,
@@ -358,6 +407,8 @@ class OpsStore:
                 "scope": stmt.excluded.scope,
                 "updated_at": stmt.excluded.updated_at,
             },
+            where=(stripe_accounts.c.status == "disconnected")
+            | (stripe_accounts.c.project_id == stmt.excluded.project_id),
         )
         with self._write() as conn:
             conn.execute(stmt)

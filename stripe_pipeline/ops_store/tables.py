@@ -1,6 +1,8 @@
 """The ops store's tables, as SQLAlchemy Core metadata (one definition for SQLite and Postgres).
 
-Timestamps are stored as UTC; `UTCDateTime` hands back timezone-aware values on both backends,
+Ids, account and project ids are `text` and Unix seconds `bigint`: Stripe documents no maximum
+id length, and `created` passes 2**31 - 1 on 2038-01-19 (SQLite stores both alike anyway; the
+Postgres columns were widened by migration 2). Timestamps are stored as UTC; `UTCDateTime` hands back timezone-aware values on both backends,
 because SQLite keeps no zone and a naive datetime compared with an aware one raises.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -60,7 +63,7 @@ oauth_states = Table(
     "oauth_states",
     metadata,
     Column("nonce", String(64), primary_key=True),
-    Column("project_id", String(200), nullable=False),
+    Column("project_id", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("consumed_at", UTCDateTime, nullable=True),
@@ -71,11 +74,11 @@ oauth_states = Table(
 stripe_accounts = Table(
     "stripe_accounts",
     metadata,
-    Column("stripe_account_id", String(64), primary_key=True),
-    Column("project_id", String(200), nullable=False),
+    Column("stripe_account_id", Text, primary_key=True),
+    Column("project_id", Text, nullable=False),
     Column("livemode", Boolean, nullable=False, default=False),
     Column("status", String(20), nullable=False),
-    Column("scope", String(40), nullable=True),
+    Column("scope", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("status in ('connected', 'disconnected')", name="ck_stripe_accounts_status"),
@@ -85,14 +88,14 @@ Index("ix_stripe_accounts_project", stripe_accounts.c.project_id)
 stripe_webhook_events = Table(
     "stripe_webhook_events",
     metadata,
-    Column("id", String(255), primary_key=True),
+    Column("id", Text, primary_key=True),
     # The connected account (`event.account`); NULL for the platform's own events.
-    Column("account_id", String(64), nullable=True),
-    Column("type", String(120), nullable=False),
+    Column("account_id", Text, nullable=True),
+    Column("type", Text, nullable=False),
     Column("livemode", Boolean, nullable=False, default=False),
-    Column("api_version", String(40), nullable=True),
+    Column("api_version", Text, nullable=True),
     # Stripe's own `created` (Unix seconds), for ordering; deliveries arrive in any order.
-    Column("created", Integer, nullable=True),
+    Column("created", BigInteger, nullable=True),
     # sha256 of the raw body as delivered, hex: what idempotency compares.
     Column("payload_hash", String(64), nullable=False),
     # The verified event JSON with card details scrubbed; the pipeline reads objects from it.
@@ -100,9 +103,11 @@ stripe_webhook_events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime, nullable=True),
     Column("status", String(20), nullable=False, default="received"),
-    Column("run_id", String(64), nullable=True),
+    Column("run_id", Text, nullable=True),
+    # Why an event was `skipped` (e.g. its account was never connected); NULL otherwise.
+    Column("status_reason", Text, nullable=True),
     CheckConstraint(
-        "status in ('received', 'processed', 'conflict', 'failed')",
+        "status in ('received', 'processed', 'conflict', 'failed', 'skipped')",
         name="ck_stripe_webhook_events_status",
     ),
 )
@@ -117,7 +122,7 @@ stripe_webhook_conflicts = Table(
     "stripe_webhook_conflicts",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(255), nullable=False),
+    Column("event_id", Text, nullable=False),
     Column("payload_hash", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -129,12 +134,12 @@ sync_requests = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("kind", String(20), nullable=False),
-    Column("project_id", String(200), nullable=True),
-    Column("account_id", String(64), nullable=True),
+    Column("project_id", Text, nullable=True),
+    Column("account_id", Text, nullable=True),
     # Unix seconds; NULL means "from the sync cursor".
-    Column("since", Integer, nullable=True),
+    Column("since", BigInteger, nullable=True),
     Column("status", String(20), nullable=False, default="pending"),
-    Column("run_id", String(64), nullable=True),
+    Column("run_id", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -148,9 +153,9 @@ Index("ix_sync_requests_status", sync_requests.c.status, sync_requests.c.created
 connector_sync_state = Table(
     "connector_sync_state",
     metadata,
-    Column("project_id", String(200), nullable=False),
-    Column("account_id", String(64), nullable=False),
-    Column("source", String(60), nullable=False),
+    Column("project_id", Text, nullable=False),
+    Column("account_id", Text, nullable=False),
+    Column("source", Text, nullable=False),
     Column("cursor", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("project_id", "account_id", "source", name="pk_connector_sync_state"),

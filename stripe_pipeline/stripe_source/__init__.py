@@ -4,8 +4,8 @@ Public interface
 ----------------
 `stripe_source(account_id=None, settings=None, *, max_pages_per_run=None, stats=None)`
     -> DltSource. Resources (one table each, columns as in docs/architecture.md): products,
-    prices, payment_intents, charges, refunds, disputes, balance_transactions, invoices,
-    invoice_line_items, events. `account_id=None` (or the platform's own id) is the platform's
+    prices, payment_intents, charges, refunds, disputes, balance_transactions, payouts,
+    payout_balance_transactions, invoice_payments, invoices, invoice_line_items, events. `account_id=None` (or the platform's own id) is the platform's
     own account: no `Stripe-Account` header, its id (from GET /v1/account) in every row's
     `account_id`. Building the source calls nothing; Stripe is first called when it runs.
     `max_pages_per_run` caps the pages each resource fetches in one run (None: no cap); a capped
@@ -49,10 +49,14 @@ Mutable objects (products, prices, payment_intents, charges, refunds, disputes, 
 items) are kept current by replaying `/v1/events` from a stored cursor: each event's
 `data.object` is projected and merged; `*.deleted` events set `is_deleted`. A cursor older than
 Stripe's 30-day event retention triggers a full re-listing of that resource (stats `relisted`,
-and a warning in the log). Immutable objects (balance_transactions, events) load on a `created`
-cursor; they are written with dlt's `insert-only` merge, i.e. append that skips ids already
-present, so the boundary second re-listed by the next run, or a load job retried after a kill,
-never duplicates a row.
+and a warning in the log). Events load on a `created` cursor with dlt's `insert-only` merge, i.e.
+append that skips ids already present, so the boundary second re-listed by the next run, or a
+load job retried after a kill, never duplicates a row. Balance transactions have no events but
+change once: `pending` to `available` (or a bank debit's `payment` to failed, with a new
+`payment_failure_refund`). They load on a `created` cursor that never passes the oldest one still
+pending, and merge on the key, so each run lists again only the window from that one (stats
+`pending_relisted`) and its rows update in place. A type Stripe adds later lands as it is.
+`payout_balance_transactions` is built by `payout_links` (once per settled automatic payout).
 """
 
 from __future__ import annotations
@@ -61,17 +65,19 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from stripe_pipeline.settings import Settings, load_settings
+from stripe_pipeline.stripe_source import payout_links
 from stripe_pipeline.stripe_source import settings as source_settings
 from stripe_pipeline.stripe_source.columns import to_arrow
 from stripe_pipeline.stripe_source.helpers import (
@@ -108,7 +114,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 RESOURCE_NAMES = source_settings.RESOURCE_NAMES
-PRIMARY_KEY = ("account_id", "id")
 # Pages per resource per run in `sync_account`: ~100k rows per merge. A kill -9 loses at most one
 # such chunk, and DuckDB's merge of a chunk fits in DUCKDB_MEMORY_LIMIT.
 DEFAULT_PAGES_PER_RUN = 1000
@@ -134,12 +139,15 @@ class _AccountContext:
         account_id: str | None,
         stats: SyncStats,
         max_pages_per_run: int | None,
+        clock: Callable[[], float] | None = None,
         *,
         platform_id: str | None = None,
         session: Any = None,
         in_flight: threading.Semaphore | None = None,
     ) -> None:
         self.settings = settings
+        # Stripe's clock: the wall clock, except against an emulator whose clock a test moved.
+        self.clock = clock or time.time
         self.requested_account_id = account_id
         self.stats = stats
         self.max_pages_per_run = max_pages_per_run
@@ -340,7 +348,7 @@ def _resource_rows(
     state = dlt.current.resource_state(spec.name) if state is None else state
     stats = ctx.stats.resource(spec.name)
     started = time.monotonic()
-    now = int(time.time())
+    now = int(ctx.clock())
     overlap = source_settings.BOUNDARY_OVERLAP_SECONDS
 
     plan = state.get("plan")
@@ -366,9 +374,17 @@ def _resource_rows(
         state.pop("events_cursor", None)
 
     if plan is None:
-        intervals = (
-            ctx.backfill_intervals(now + 1) if cursor is None else [(cursor - overlap, now + 1)]
-        )
+        if cursor is None:
+            intervals = ctx.backfill_intervals(now + 1)
+        else:
+            lo = cursor - overlap
+            pending_from = state.get("pending_from")
+            if spec.refresh_pending and pending_from is not None and pending_from < lo:
+                # Rows still pending when last listed change status (and available_on): list
+                # again from the oldest of them; the merge on the key updates them in place.
+                lo = pending_from
+                stats.pending_relisted = True
+            intervals = [(lo, now + 1)]
         plan = {
             "intervals": [list(i) for i in intervals],
             "done": [],
@@ -382,7 +398,7 @@ def _resource_rows(
         stats.events_replayed += replay.events
     elif spec.mutable and events_cursor is not None:
         # Replay before listing: a listed row is at least as new as any event fetched before it.
-        replay_started = int(time.time()) - overlap
+        replay_started = int(ctx.clock()) - overlap
         replay = _replay_events(ctx, spec, events_cursor)
         stats.events_replayed += replay.events
         state["events_cursor"] = replay_started
@@ -407,6 +423,8 @@ def _resource_rows(
         done = merge_intervals([*done, page.covered])
         if page.table.num_rows == 0:
             continue
+        if spec.refresh_pending:
+            _note_oldest_pending(plan, page.table)
         if replay is not None and replay.latest:
             for object_id in page.table.column("invoice" if spec.name == "invoice_line_items"
                                                else "id").to_pylist():  # fmt: skip
@@ -428,6 +446,11 @@ def _resource_rows(
         state["cursor"] = max(hi for _, hi in plan["intervals"]) - 1
         if spec.mutable and "events_cursor" not in state and events is None:
             state["events_cursor"] = plan["events_from"]
+        if spec.refresh_pending:
+            if plan.get("pending_min") is None:
+                state.pop("pending_from", None)
+            else:
+                state["pending_from"] = plan["pending_min"]
         state.pop("plan", None)
 
     if replay is not None:
@@ -437,24 +460,26 @@ def _resource_rows(
     stats.seconds += time.monotonic() - started
 
 
-def write_disposition(spec: ResourceSpec) -> dict[str, str]:
-    if spec.mutable:
-        return {"disposition": "merge", "strategy": "delete-insert"}
-    # "Append, deduplicated on id": a plain append would duplicate the boundary second that the
-    # next run lists again, and any load job dlt retries after a kill -9.
-    return {"disposition": "merge", "strategy": "insert-only"}
+def _note_oldest_pending(plan: dict[str, Any], table: pa.Table) -> None:
+    pending = pc.equal(table.column("status"), "pending")
+    oldest = pc.min(pc.filter(table.column("created"), pending)).as_py()
+    if oldest is not None and (plan.get("pending_min") is None or oldest < plan["pending_min"]):
+        plan["pending_min"] = oldest
 
 
 def _make_resource(ctx: _AccountContext, spec: ResourceSpec) -> Any:
     def rows() -> Iterator[pa.Table]:
-        yield from _resource_rows(ctx, spec)
+        if spec.name == "payout_balance_transactions":
+            yield from payout_links.payout_link_rows(ctx.http, ctx.account_id, ctx.stats, ctx.clock)
+        else:
+            yield from _resource_rows(ctx, spec)
 
     return dlt.resource(
         rows,
         name=spec.name,
         table_name=spec.name,
-        write_disposition=write_disposition(spec),
-        primary_key=PRIMARY_KEY,
+        write_disposition=spec.write_disposition,
+        primary_key=spec.primary_key,
         max_table_nesting=0,
     )
 
@@ -465,11 +490,13 @@ def stripe_source(
     *,
     max_pages_per_run: int | None = None,
     stats: SyncStats | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> DltSource:
-    """The dlt source for one Stripe account (None: the platform's own account)."""
+    """The dlt source for one Stripe account (None: the platform's own account). `clock`:
+    Stripe's time in Unix seconds (default the wall clock; an emulator's in tests)."""
     settings = settings or load_settings()
     collector = stats or SyncStats(account_id=account_id)
-    ctx = _AccountContext(settings, account_id, collector, max_pages_per_run)
+    ctx = _AccountContext(settings, account_id, collector, max_pages_per_run, clock)
 
     @dlt.source(name="stripe", max_table_nesting=0)
     def stripe() -> list[Any]:
@@ -516,6 +543,10 @@ def _configure_dlt() -> None:
         # One merge at a time: two concurrent merges share DuckDB's memory limit and fail it.
         "LOAD__WORKERS": "1",
         "LOAD__TRUNCATE_STAGING_DATASET": "true",
+        # Every row carries the load that wrote it (`_dlt_load_id`, added to each Arrow table as
+        # it is extracted, no parquet rewrite): dbt's incremental `transactions` re-derives the
+        # rows whose landed sources a newer load changed.
+        "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
         "RUNTIME__LOG_LEVEL": os.environ.get("RUNTIME__LOG_LEVEL", "WARNING"),
     }
     for key, value in defaults.items():
@@ -647,6 +678,7 @@ def sync_account(
     resources: tuple[str, ...] | list[str] | None = None,
     max_pages_per_run: int | None = DEFAULT_PAGES_PER_RUN,
     max_runs: int | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> SyncResult:
     """Sync one account until every selected resource is complete (or `max_runs` is reached)."""
     started = time.monotonic()
@@ -660,7 +692,11 @@ def sync_account(
     while selected:
         run_stats = SyncStats(account_id=resolved)
         source = stripe_source(
-            account_id, settings, max_pages_per_run=max_pages_per_run, stats=run_stats
+            account_id,
+            settings,
+            max_pages_per_run=max_pages_per_run,
+            stats=run_stats,
+            clock=clock,
         ).with_resources(*selected)
         try:
             pipeline.run(source, loader_file_format="parquet")

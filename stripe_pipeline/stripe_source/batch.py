@@ -52,13 +52,12 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from stripe_pipeline.settings import Settings
 from stripe_pipeline.stripe_source import (
     DEFAULT_PAGES_PER_RUN,
-    PRIMARY_KEY,
     RESOURCE_NAMES,
     _AccountContext,
     _pipeline,
     _resource_rows,
     finish_pending,
-    write_disposition,
+    payout_links,
 )
 from stripe_pipeline.stripe_source import settings as source_settings
 from stripe_pipeline.stripe_source.columns import to_arrow
@@ -167,6 +166,8 @@ class _Account:
     started: int = 0
     boundary_ids: set[str] = field(default_factory=set)
     incremental: bool = False
+    # The resources to sync when not all of them (an account with nothing new but pending rows).
+    only: list[str] = field(default_factory=list)
     failed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -179,6 +180,13 @@ class _Account:
                 self.failed = True
                 self.outcome.status = "failed"
                 self.outcome.error = f"{type(exc).__name__}: {exc}"
+
+
+def _listed(name: str, state: dict[str, Any]) -> bool:
+    """Whether a resource was listed completely before (so events alone say what changed)."""
+    if name == payout_links.RESOURCE:
+        return "open_from" in state
+    return state.get("cursor") is not None and "plan" not in state
 
 
 def _prepare(account: _Account, selected: Sequence[str], full_refresh: bool) -> None:
@@ -203,10 +211,7 @@ def _prepare(account: _Account, selected: Sequence[str], full_refresh: bool) -> 
                 account.outcome.stats.resource(name).relisted = True
         cursor = None
         state.pop("events_cursor", None)
-    listed = all(
-        resources.get(name, {}).get("cursor") is not None and "plan" not in resources[name]
-        for name in selected
-    )
+    listed = all(_listed(name, resources.get(name, {})) for name in selected)
     account.started = now
     if cursor is None:
         return
@@ -219,8 +224,16 @@ def _prepare(account: _Account, selected: Sequence[str], full_refresh: bool) -> 
     }
     account.incremental = listed
     if listed and all(e.get("id") in seen for e in events):
-        account.outcome.status = "unchanged"
-        return
+        # Nothing happened, except that rows listed while pending (balance transactions) may
+        # have become available without an event: those resources alone are listed again.
+        account.only = [
+            name
+            for name in selected
+            if RESOURCES[name].refresh_pending and resources[name].get("pending_from") is not None
+        ]
+        if not account.only:
+            account.outcome.status = "unchanged"
+            return
     account.events = events
 
 
@@ -296,6 +309,12 @@ def _account_rows(account: _Account, name: str) -> Iterator[pa.Table]:
             stats.rows += table.num_rows
             yield table
         return
+    if name == payout_links.RESOURCE:
+        ctx = account.ctx
+        yield from payout_links.payout_link_rows(
+            ctx.http, account.account_id, account.outcome.stats, ctx.clock, state=state
+        )
+        return
     for table in _resource_rows(account.ctx, spec, state=state, events=account.events):
         if name == "events" and table.num_rows:
             # A first listing's newest events are the boundary the next sync must not count
@@ -350,8 +369,8 @@ def _batch_source(
                 rows_of(name),
                 name=name,
                 table_name=name,
-                write_disposition=write_disposition(RESOURCES[name]),
-                primary_key=PRIMARY_KEY,
+                write_disposition=RESOURCES[name].write_disposition,
+                primary_key=RESOURCES[name].primary_key,
                 max_table_nesting=0,
             )
             for name in names
@@ -480,7 +499,7 @@ def _sync_chunk(
     unchanged = [a for a in chunk if a.outcome.status == "unchanged"]
     active = [a for a in chunk if not a.failed and a.outcome.status != "unchanged"]
     loads = 0
-    remaining = {a.account_id: list(selected) for a in active}
+    remaining = {a.account_id: list(a.only or selected) for a in active}
     while True:
         source = _batch_source(active, remaining, workers, unchanged)
         try:

@@ -34,6 +34,18 @@ class Column:
     type: pa.DataType
     extract: Extract
 
+    @property
+    def is_json(self) -> bool:
+        """Its strings are JSON documents (dbt's sources declare it `json`)."""
+        return getattr(self.extract, "json_text", False)
+
+
+def _json_text(extract: Extract) -> Extract:
+    # Marks an extractor that serializes JSON: the column lands as text, and the dbt sources
+    # generated from this module (landed_schema.py) declare it `json`.
+    extract.json_text = True  # type: ignore[attr-defined]
+    return extract
+
 
 def _key(name: str) -> Extract:
     return lambda objs, _ctx: [o.get(name) for o in objs]
@@ -63,12 +75,25 @@ def _nested(*path: str) -> Extract:
     return extract
 
 
+def _nested_ref(*path: str) -> Extract:
+    nested = _nested(*path)
+    return lambda objs, ctx: [_ref_id(v) for v in nested(objs, ctx)]
+
+
+def _context(name: str) -> Extract:
+    # A value the caller knows for the whole batch (the payout whose transactions these are).
+    return lambda objs, ctx: [ctx.get(name)] * len(objs)
+
+
 def _json(name: str) -> Extract:
-    return lambda objs, _ctx: [
-        None if (v := o.get(name)) is None else orjson.dumps(v).decode() for o in objs
-    ]
+    return _json_text(
+        lambda objs, _ctx: [
+            None if (v := o.get(name)) is None else orjson.dumps(v).decode() for o in objs
+        ]
+    )
 
 
+@_json_text
 def _metadata(objs: Objects, _ctx: dict[str, Any]) -> list[Any]:
     return [orjson.dumps(o.get("metadata") or {}).decode() for o in objs]
 
@@ -96,6 +121,7 @@ def _payment_method(field: str) -> Extract:
     return extract
 
 
+@_json_text
 def _dispute_balance_transaction_ids(objs: Objects, _ctx: dict[str, Any]) -> list[Any]:
     out = []
     for o in objs:
@@ -211,10 +237,36 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("available_on", INT, None), ("description", STRING, None),
         ("fee_details", STRING, _json("fee_details")), CREATED,
     ),
+    "payouts": _cols(
+        ID, ACCOUNT, ("amount", INT, None), ("currency", STRING, None), ("status", STRING, None),
+        ("arrival_date", INT, None), ("automatic", BOOL, None), ("method", STRING, None),
+        ("type", STRING, None), ("source_type", STRING, None),
+        ("balance_transaction", STRING, _ref("balance_transaction")),
+        ("failure_balance_transaction", STRING, _ref("failure_balance_transaction")),
+        ("failure_code", STRING, None), ("reconciliation_status", STRING, None),
+        ("description", STRING, None), METADATA, CREATED, LIVEMODE, IS_DELETED,
+    ),
+    # The balance transactions an automatic payout settled (GET /v1/balance_transactions?payout=),
+    # its own `payout` transaction included, as Stripe lists them.
+    "payout_balance_transactions": _cols(
+        ACCOUNT, ("payout_id", STRING, _context("payout_id")),
+        ("balance_transaction_id", STRING, _key("id")),
+    ),
     "invoices": _cols(
         ID, ACCOUNT, ("customer", STRING, _ref("customer")), ("status", STRING, None),
         ("currency", STRING, None), ("total", INT, None), ("amount_paid", INT, None),
         METADATA, CREATED, IS_DELETED,
+    ),
+    # At API versions since 2025-03-31 a charge or payment intent no longer names its invoice:
+    # the invoice's payments do.
+    "invoice_payments": _cols(
+        ID, ACCOUNT, ("invoice", STRING, _ref("invoice")), ("amount_paid", INT, None),
+        ("amount_requested", INT, None), ("currency", STRING, None), ("status", STRING, None),
+        ("is_default", BOOL, None), ("payment_type", STRING, _nested("payment", "type")),
+        ("payment_intent", STRING, _nested_ref("payment", "payment_intent")),
+        ("charge", STRING, _nested_ref("payment", "charge")),
+        ("paid_at", INT, _nested("status_transitions", "paid_at")), CREATED, LIVEMODE,
+        IS_DELETED,
     ),
     "invoice_line_items": _cols(
         ID, ACCOUNT, ("invoice", STRING, _ref("invoice")), ("amount", INT, None),
@@ -230,7 +282,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
 
 
 # The merge keys are never null; saying so in the Arrow schema matches dlt's primary-key hints.
-_NOT_NULL = frozenset({"id", "account_id"})
+_NOT_NULL = frozenset({"id", "account_id", "payout_id", "balance_transaction_id"})
 
 
 @functools.cache
@@ -272,9 +324,11 @@ def to_arrow(
     objects: Objects,
     account_id: str,
     is_deleted: bool | list[bool] | None = None,
+    **context: Any,
 ) -> pa.Table:
-    """Project `objects` onto `table`'s columns; `is_deleted` overrides the objects' own flag."""
-    ctx: dict[str, Any] = {"account_id": account_id, "is_deleted": is_deleted}
+    """Project `objects` onto `table`'s columns; `is_deleted` overrides the objects' own flag;
+    `context` holds batch-wide values some columns read (`payout_id`)."""
+    ctx: dict[str, Any] = {**context, "account_id": account_id, "is_deleted": is_deleted}
     arrays = []
     for column in TABLES[table]:
         values = column.extract(objects, ctx)

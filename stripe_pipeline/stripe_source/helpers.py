@@ -67,6 +67,8 @@ class ResourceStats:
     # True when the events cursor was older than Stripe's 30-day retention, so the resource was
     # listed again in full instead of replayed.
     relisted: bool = False
+    # True when balance transactions were listed again from the oldest one still pending.
+    pending_relisted: bool = False
     # False while a backfill still has slices to fetch (a run stopped by its page budget).
     complete: bool = True
 
@@ -107,6 +109,7 @@ class SyncStats:
                         "events_replayed"):  # fmt: skip
                 setattr(ours, key, getattr(ours, key) + getattr(theirs, key))
             ours.relisted = ours.relisted or theirs.relisted
+            ours.pending_relisted = ours.pending_relisted or theirs.pending_relisted
             ours.complete = theirs.complete
 
     def totals(self) -> dict[str, float]:

@@ -61,6 +61,19 @@ class ResourceSpec:
     # flips its charge's `disputed`): the object named by `refetch_field` is retrieved again.
     refetch_event_types: tuple[str, ...] = ()
     refetch_field: str = ""
+    # Immutable in Stripe's sense (no events) but not final: balance transactions move from
+    # `pending` to `available`, so each run lists again from the oldest one still pending and
+    # merges on the key (bounded work: only that window is listed twice).
+    refresh_pending: bool = False
+    primary_key: tuple[str, ...] = ("account_id", "id")
+
+    @property
+    def write_disposition(self) -> dict[str, str]:
+        if self.mutable or self.refresh_pending:
+            return {"disposition": "merge", "strategy": "delete-insert"}
+        # "Append, deduplicated on the key": a plain append would duplicate the boundary second
+        # that the next run lists again, and any load job dlt retries after a kill -9.
+        return {"disposition": "merge", "strategy": "insert-only"}
 
 
 RESOURCES: dict[str, ResourceSpec] = {
@@ -151,6 +164,37 @@ RESOURCES: dict[str, ResourceSpec] = {
             "/v1/balance_transactions",
             mutable=False,
             object_type="balance_transaction",
+            refresh_pending=True,
+        ),
+        ResourceSpec(
+            "payouts",
+            "/v1/payouts",
+            mutable=True,
+            object_type="payout",
+            event_types=(
+                "payout.created",
+                "payout.updated",
+                "payout.paid",
+                "payout.failed",
+                "payout.canceled",
+                "payout.reconciliation_completed",
+            ),
+        ),
+        # Which balance transactions each automatic payout settled: listed once per payout, when
+        # it is paid or failed (GET /v1/balance_transactions?payout=po_...). The payouts are
+        # listed from the oldest one not yet settled, so the work stays bounded.
+        ResourceSpec(
+            "payout_balance_transactions",
+            "/v1/payouts",
+            mutable=False,
+            primary_key=("account_id", "payout_id", "balance_transaction_id"),
+        ),
+        ResourceSpec(
+            "invoice_payments",
+            "/v1/invoice_payments",
+            mutable=True,
+            object_type="invoice_payment",
+            event_types=("invoice_payment.paid",),
         ),
         ResourceSpec(
             "invoices",

@@ -25,6 +25,9 @@ LISTS = [
     "invoices",
     "events",
     "webhook_endpoints",
+    "payouts",
+    "application_fees",
+    "invoice_payments",
 ]
 
 
@@ -80,6 +83,33 @@ def _make_changes(emu: EmulatorHandle, account: str | None) -> list[dict[str, An
         )
     except stripe.CardError as exc:  # the 402's body holds the failed intent
         out.append(exc.error.payment_intent.to_dict())
+    # A bank debit of each kind (processing, a pending charge) and a partial capture.
+    for method, currency, details in [
+        ("us_bank_account", "usd",
+         {"routing_number": "110000000", "account_number": "000222222227"}),
+        ("sepa_debit", "eur", {"iban": "DE89370400440532013000"}),
+    ]:  # fmt: skip
+        out.append(
+            client.v1.payment_intents.create(
+                {
+                    "amount": 3000,
+                    "currency": currency,
+                    "confirm": True,
+                    "payment_method_data": {
+                        "type": method,
+                        method: details,
+                        "billing_details": {"name": "Sample", "email": "sample@example.com"},
+                    },
+                    "mandate_data": {"customer_acceptance": {"type": "offline"}},
+                }
+            ).to_dict()
+        )
+    held = client.v1.payment_intents.create(
+        {"amount": 4000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
+         "capture_method": "manual"}
+    )  # fmt: skip
+    out.append(held.to_dict())
+    out.append(client.v1.payment_intents.capture(held.id, {"amount_to_capture": 2500}).to_dict())
     endpoint = client.v1.webhook_endpoints.create(
         {"url": "http://127.0.0.1:9/", "enabled_events": ["*"]}
     )
@@ -125,5 +155,10 @@ def collect(emu: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
             if invoice is not None:
                 for line in http.get(f"/v1/invoices/{invoice['id']}/lines").json()["data"]:
                     samples[line["object"]].append(line)
+                expanded = http.get(
+                    f"/v1/invoices/{invoice['id']}", params={"expand[]": "payments"}
+                ).json()
+                samples["invoice_payment"] += expanded["payments"]["data"]
+            samples["balance"].append(http.get("/v1/balance").json())
             samples["account"].append(http.get("/v1/account").json())
     return dict(samples)

@@ -27,12 +27,17 @@ EXPECTED_TYPES = {
     "event",
     "webhook_endpoint",
     "account",
+    "payout",
+    "application_fee",
+    "invoice_payment",
+    "balance",
 }
 
 
 @pytest.fixture(scope="module")
 def emulated() -> Iterator[dict[str, list[dict[str, Any]]]]:
-    with run_emulator(seed=5, accounts=1, charges=80) as emu:
+    # 300 charges: enough for a bank debit, a failed refund and a failed payout in the sample.
+    with run_emulator(seed=5, accounts=1, charges=300) as emu:
         yield samples.collect(emu)
 
 
@@ -55,3 +60,13 @@ def test_fields_exist_on_the_sdk_class(emulated, object_type):
 def test_deleted_stubs_are_stripes(emulated):
     deleted = [o for o in emulated["product"] if o.get("deleted")]
     assert deleted and all(set(o) == {"id", "object", "deleted"} for o in deleted)
+
+
+def test_samples_cover_the_money_variants(emulated):
+    # The shapes checked above include every kind of money movement the emulator serves.
+    bt_types = {bt["type"] for bt in emulated["balance_transaction"]}
+    assert {"charge", "payment", "refund", "adjustment", "stripe_fee", "payout"} <= bt_types
+    methods = {c["payment_method_details"]["type"] for c in emulated["charge"]}
+    assert {"us_bank_account", "sepa_debit"} & methods
+    assert {c["status"] for c in emulated["charge"]} >= {"succeeded", "failed"}
+    assert {p["status"] for p in emulated["payout"]} >= {"paid"}

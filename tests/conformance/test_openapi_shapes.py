@@ -39,6 +39,8 @@ SCHEMAS = {
     "line_item": "line_item",
     "event": "event",
     "account": "account",
+    "payout": "payout",
+    "application_fee": "application_fee",
 }
 LIST_PATHS = [
     "/v1/products",

@@ -6,10 +6,8 @@ approved without a browser (its form posted with decision=connect)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -19,8 +17,8 @@ import httpx
 import pytest
 
 from stripe_pipeline.ops_store import OpsStore
+from stripe_pipeline.processes import free_port, start_process, stop_process, wait_until_answers
 from tests.fixtures.browser import port_answers
-from tests.fixtures.listener import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -41,40 +39,26 @@ def _clean_env() -> dict[str, str]:
         "DAGSTER_HOME",
         "DBT_",
     )
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    # Where dbt writes artifacts and logs is the test run's tmp dir, not a setting.
+    keep = {"DBT_TARGET_PATH", "DBT_LOG_PATH"}
+    return {k: v for k, v in os.environ.items() if k in keep or not k.startswith(prefixes)}
 
 
 class Processes:
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.cwd, self.env, self.procs = cwd, env, []
+        self.cwd, self.env = cwd, env
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.cwd / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [*CLI, *args],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append((proc, log))
+        log_path = self.cwd / f"{name}.log"
+        proc = start_process([*CLI, *args], cwd=self.cwd, env=self.env, log_path=log_path)
+        self.procs.append((proc, log_path))
         return proc
 
     def wait_until(self, url: str, timeout: float = 60, **kw) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for proc, log in self.procs:
-                assert proc.poll() is None, (
-                    f"{log.name} exited: {Path(log.name).read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(url, timeout=2, **kw).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{url} did not answer within {timeout}s")
+        """Until `url` answers 200, failing early if the process started last exits."""
+        proc, log_path = self.procs[-1]
+        wait_until_answers(url, timeout=timeout, what=url, proc=proc, log_path=log_path, **kw)
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -87,15 +71,8 @@ class Processes:
         )
 
     def stop(self) -> None:
-        for proc, log in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
-            log.close()
+        for proc, _ in self.procs:
+            stop_process(proc, timeout=10)
 
 
 @pytest.fixture

@@ -11,10 +11,14 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import duckdb
 import orjson
+import pytest
 
 from stripe_emulator.testing import EmulatorHandle
 from stripe_pipeline.defs.common import STRIPE_ACCOUNTS, TAG_TRIGGER
 from stripe_pipeline.settings import Settings
+
+# A whole in-process webhook run after a backfill: about a minute and a half on 2 busy cores.
+pytestmark = pytest.mark.slow
 
 
 def _receive(store, event: dict, received_at: datetime) -> None:

@@ -21,15 +21,15 @@ import httpx
 import pytest
 from stripe import WebhookSignature
 
-from benchmarks.webhook_to_mart import (
+from stripe_pipeline.defs.common import TAG_TRIGGER
+from stripe_pipeline.ops_store import OpsStore
+from tests.fixtures.webhook_stack import (
     API_KEY,
     WEBHOOK_PATH,
     WEBHOOK_SECRET,
     WebhookStack,
     webhook_stack,
 )
-from stripe_pipeline.defs.common import TAG_TRIGGER
-from stripe_pipeline.ops_store import OpsStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

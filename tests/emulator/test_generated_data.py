@@ -92,13 +92,16 @@ def test_charges_carry_card_details_and_billing_details(store):
     assert "invoice" not in charge
 
 
-def test_succeeded_charges_net_is_amount_minus_fee_and_failed_have_none(store):
+def test_succeeded_charges_net_is_amount_minus_fee_and_declined_cards_have_none(store):
+    # A declined card moves no money; a bank debit has its `payment` balance transaction from
+    # the start (pending), and keeps it when the bank returns it
+    # (https://docs.stripe.com/payments/ach-direct-debit/accept-a-payment).
     for account in store.accounts.values():
         charges = everything(account, "charge")
         assert any(c["status"] == "failed" for c in charges)
         for charge in charges:
             bt_id = charge["balance_transaction"]
-            if charge["status"] != "succeeded":
+            if charge["payment_method_details"]["type"] == "card" and charge["status"] == "failed":
                 assert bt_id is None
                 continue
             bt = account.lookup("balance_transaction", bt_id)
@@ -132,11 +135,16 @@ def test_refunds_have_negative_balance_transactions_and_update_the_charge(store)
     assert any(r["amount"] < account.lookup("charge", r["charge"])["amount"] for r in refunds)
     for refund in refunds:
         bt = account.lookup("balance_transaction", refund["balance_transaction"])
-        assert bt["amount"] < 0 and bt["type"] == "refund" and bt["reporting_category"] == "refund"
+        assert bt["amount"] < 0 and bt["reporting_category"] == "refund"
+        # card refunds are type refund, other methods' payment_refund
+        # (https://docs.stripe.com/reports/balance-transaction-types)
+        assert bt["type"] in ("refund", "payment_refund")
         assert bt["net"] == bt["amount"] and bt["source"] == refund["id"]
         charge = account.lookup("charge", refund["charge"])
-        assert charge["amount_refunded"] == refund["amount"]
-        assert charge["refunded"] == (refund["amount"] == charge["amount"])
+        # A failed refund gives the money back: the charge is no longer refunded by it.
+        refunded = 0 if refund["status"] == "failed" else refund["amount"]
+        assert charge["amount_refunded"] == refunded
+        assert charge["refunded"] == (refunded == charge["amount"])
         assert refund["created"] > charge["created"]
 
 

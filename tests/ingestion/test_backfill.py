@@ -3,26 +3,13 @@ on exactly the columns docs/architecture.md promises, and no card data."""
 
 from __future__ import annotations
 
-import re
 import time
-from pathlib import Path
 
 import pytest
 
 from stripe_pipeline.stripe_source import RESOURCE_NAMES, source_stats, stripe_source
+from tests.fixtures.landed import documented_columns
 from tests.fixtures.warehouse import stripe_totals
-
-ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
-
-
-def documented_columns() -> dict[str, list[str]]:
-    text = ARCHITECTURE.read_text()
-    section = text.split("## The landed tables", 1)[1].split("\n## ", 1)[0]
-    tables: dict[str, list[str]] = {}
-    for match in re.finditer(r"^\| `(\w+)` \| (.+) \|$", section, re.MULTILINE):
-        columns = [re.sub(r"\s*\(.*\)$", "", c.strip()) for c in match.group(2).split(",")]
-        tables[match.group(1)] = columns
-    return tables
 
 
 def assert_events_match(warehouse, account: str, expected: set[str]) -> None:

@@ -23,7 +23,8 @@ def emulator_charges(emulator) -> list[dict]:
 
 
 def test_new_fields_stripe_adds_later_change_nothing_in_the_landed_schema(emulator):
-    charges = emulator_charges(emulator)
+    # Card payments: the bank debits among them carry no card details.
+    charges = [c for c in emulator_charges(emulator) if "card" in c["payment_method_details"]]
     changed = copy.deepcopy(charges)
     for charge in changed:
         charge["brand_new_field"] = {"nested": [1, 2, 3]}

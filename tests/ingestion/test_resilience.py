@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from stripe_pipeline.stripe_source import RESOURCE_NAMES
 from tests.fixtures.warehouse import stripe_totals
 
@@ -68,6 +70,8 @@ def test_backfill_under_the_rate_limit_stays_under_it_without_429s(make_emulator
     assert requests / seconds <= 25 * 1.05, f"{requests} requests in {seconds:.1f}s"
 
 
+# Backfills in a child process until a SIGKILL, then again to the end: about a minute.
+@pytest.mark.slow
 def test_backfill_killed_with_sigkill_resumes_from_its_completed_slices_and_ends_exact(
     make_emulator, make_warehouse
 ):

@@ -206,3 +206,67 @@ def test_catalog_write_creates_on_the_connected_account_once_per_internal_id(
         stripe_price.currency,
         stripe_price.metadata["app_price_id"],
     ) == (1900, "usd", "price_internal_7")
+
+
+# -- an account belongs to one project -----------------------------------------------------
+
+
+def test_disconnect_of_another_projects_account_is_refused_with_400_and_changes_nothing(
+    connected_listener, emulator
+) -> None:
+    authorize(connected_listener, "project_b")
+    [account_b] = connected_listener.store.connected_accounts(project_id="project_b")
+    with connected_listener.operator() as operator:
+        sync = operator.post(
+            f"{PREFIX}/sync/catalog",
+            params={"project_id": "project_a", "account_id": account_b.stripe_account_id},
+        )
+        answer = operator.post(
+            f"{PREFIX}/disconnect",
+            params={"project_id": "project_a", "account_id": account_b.stripe_account_id},
+        )
+    assert sync.status_code == 400, sync.text  # the rule the sync routes already follow
+    assert answer.status_code == 400, answer.text
+    assert "belongs to another project" in answer.json()["error"]
+    assert connected_listener.store.get_account(account_b.stripe_account_id).is_connected
+    assert emulator.store.is_connected(account_b.stripe_account_id)  # not deauthorized at Stripe
+
+
+def test_connecting_an_account_of_another_project_is_refused_with_a_page_saying_what_to_do(
+    connected_listener,
+) -> None:
+    first, _ = authorize(connected_listener, "project_a")
+    assert first.status_code == 200
+    [account] = connected_listener.store.connected_accounts()
+
+    again, _ = authorize(connected_listener, "project_b", account=account.stripe_account_id)
+
+    assert again.status_code == 409, again.text
+    assert "already connected to project project_a" in again.text
+    assert "disconnect" in again.text.lower()
+    kept = connected_listener.store.get_account(account.stripe_account_id)
+    assert (kept.project_id, kept.status) == ("project_a", "connected")
+
+
+def test_an_account_disconnected_from_one_project_may_be_connected_to_another(
+    connected_listener,
+) -> None:
+    authorize(connected_listener, "project_a")
+    [account] = connected_listener.store.connected_accounts()
+    with connected_listener.operator() as operator:
+        assert (
+            operator.post(
+                f"{PREFIX}/disconnect", json={"account_id": account.stripe_account_id}
+            ).status_code
+            == 200
+        )
+    moved, _ = authorize(connected_listener, "project_b", account=account.stripe_account_id)
+    assert moved.status_code == 200, moved.text
+    assert connected_listener.store.get_account(account.stripe_account_id).project_id == "project_b"
+
+
+def test_reconnecting_an_account_to_its_own_project_still_succeeds(connected_listener) -> None:
+    authorize(connected_listener, "project_a")
+    [account] = connected_listener.store.connected_accounts()
+    again, _ = authorize(connected_listener, "project_a", account=account.stripe_account_id)
+    assert again.status_code == 200, again.text

@@ -4,6 +4,9 @@ sharing one ops store, and a SIGKILL in the middle of a burst."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +23,7 @@ from tests.fixtures.listener import (
     listener_process,
     sign,
 )
+from webhook_listener.process import ListenerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -95,3 +99,38 @@ def test_the_cli_refuses_an_unreachable_ops_store_saying_what_to_check_without_t
     assert "cannot open the ops store" in done.stderr
     assert "OPS_DATABASE_URL" in done.stderr
     assert "hunter2-secret" not in done.stderr + done.stdout
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_workers_exit_when_the_main_process_is_killed_and_a_restart_on_the_port_succeeds(
+    tmp_path: Path,
+) -> None:
+    from tests.fixtures.listener import free_port, listener_env
+
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    port = free_port()
+    first = ListenerProcess(listener_env(url), port, workers=2, log_path=tmp_path / "first.log")
+    first.start()
+    pgid = first.proc.pid  # its own session: the group id is the main process's id
+    second = ListenerProcess(listener_env(url), port, workers=2, log_path=tmp_path / "second.log")
+    try:
+        os.kill(first.proc.pid, signal.SIGKILL)  # only the main process, not its group
+        first.proc.wait(10)
+        deadline = time.monotonic() + 20
+        while _group_alive(pgid):  # the workers notice and exit (nobody signals them)
+            assert time.monotonic() < deadline, "the workers outlived their main process"
+            time.sleep(0.2)
+        second.start()  # the port is free again: no "Address already in use"
+        with httpx.Client(base_url=second.base_url, timeout=10) as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        if _group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+        second.stop()

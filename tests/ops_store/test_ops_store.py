@@ -228,3 +228,129 @@ def test_sync_state_cursor_round_trips_and_updates(store: OpsStore) -> None:
     assert state.cursor == {"created_gte": 2}
     assert store.sync_state("p1", "acct_1", "refunds") is None
     assert [s.source for s in store.sync_states("p1")] == ["charges"]
+
+
+@pytest.mark.postgres
+def test_a_psycopg3_style_postgres_url_opens_the_store_with_the_installed_driver(
+    fresh_postgres_url: str,
+) -> None:
+    url = fresh_postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with OpsStore.open(url) as store:
+        assert _event(store, "evt_psycopg3") is Outcome.STORED
+    # settings hand every consumer (the listener, the sensors, the ops copy) the same usable URL
+    from stripe_pipeline.settings import load_settings
+
+    settings = load_settings({"OPS_DATABASE_URL": url}, dotenv_path="/nonexistent")
+    with OpsStore.from_settings(settings) as store:
+        assert store.webhook_event("evt_psycopg3") is not None
+
+
+def test_an_unsupported_database_driver_is_refused_saying_which_url_to_use() -> None:
+    with pytest.raises(ValueError, match=r"asyncpg.*postgresql://"):
+        OpsStore.open("postgresql+asyncpg://postgres@127.0.0.1/ops")
+
+
+# Edge values both back ends must store alike: Stripe's ids have no documented maximum length,
+# and `created` is Unix seconds, past 2**31 - 1 after 2038-01-19.
+LONG_EVENT_ID = "evt_" + "L" * 296
+LONG_ACCOUNT_ID = "acct_" + "A" * 95
+AFTER_2038 = 2**31 + 86_400  # 2038-01-20
+
+
+def test_an_event_created_after_2038_with_long_ids_is_stored_and_read_back(
+    store: OpsStore,
+) -> None:
+    assert (
+        _event(store, LONG_EVENT_ID, account_id=LONG_ACCOUNT_ID, created=AFTER_2038)
+        is Outcome.STORED
+    )
+    stored = store.webhook_event(LONG_EVENT_ID)
+    assert (stored.account_id, stored.created) == (LONG_ACCOUNT_ID, AFTER_2038)
+    assert _event(store, LONG_EVENT_ID, "h2") is Outcome.CONFLICT  # the conflicts table too
+    store.upsert_account(
+        project_id="p_" + "P" * 250,
+        stripe_account_id=LONG_ACCOUNT_ID,
+        livemode=False,
+        scope="read_only",
+    )
+    assert store.get_account(LONG_ACCOUNT_ID).project_id == "p_" + "P" * 250
+    request = store.enqueue_sync_request(
+        "transactions", account_id=LONG_ACCOUNT_ID, since=AFTER_2038
+    )
+    assert store.get_sync_request(request).since == AFTER_2038
+    store.record_sync_state("p1", LONG_ACCOUNT_ID, "stripe_sync", {"run_id": "r" * 100})
+    assert store.sync_state("p1", LONG_ACCOUNT_ID, "stripe_sync").cursor == {"run_id": "r" * 100}
+
+
+def _as_before_migration_2(url: str, *statements: str) -> None:
+    """Make `url` look like a store of the first schema: run `statements` (DDL restoring the old
+    shape), and forget every migration after the first, so the next open applies them again."""
+    from sqlalchemy import text
+
+    with OpsStore.open(url) as store, store.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+        conn.execute(text("DELETE FROM schema_migrations WHERE version > 1"))
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_made_before_the_bigint_migration_is_widened_on_open(
+    fresh_postgres_url: str,
+) -> None:
+    # The first schema's column types, as Postgres stores created before the migration have them.
+    _as_before_migration_2(
+        fresh_postgres_url,
+        "ALTER TABLE stripe_webhook_events ALTER COLUMN created TYPE integer, "
+        "ALTER COLUMN id TYPE varchar(255), ALTER COLUMN account_id TYPE varchar(64)",
+        "ALTER TABLE stripe_accounts ALTER COLUMN stripe_account_id TYPE varchar(64)",
+    )
+    with OpsStore.open(fresh_postgres_url) as store:
+        assert store.schema_version() == latest_version()
+        assert (
+            _event(store, LONG_EVENT_ID, account_id=LONG_ACCOUNT_ID, created=AFTER_2038)
+            is Outcome.STORED
+        )
+        assert store.webhook_event(LONG_EVENT_ID).created == AFTER_2038
+
+
+def test_skipped_events_leave_the_pending_list_with_their_reason(store: OpsStore) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for i, event_id in enumerate(["evt_orphan", "evt_kept"]):
+        _event(store, event_id, received_at=base + timedelta(seconds=i))
+    assert store.mark_events_skipped(["evt_orphan"], "account acct_x was never connected") == 1
+    assert store.mark_events_skipped(["evt_orphan"], "again") == 0  # only received events
+    assert [e.id for e in store.pending_webhook_events()] == ["evt_kept"]
+    skipped = store.webhook_event("evt_orphan")
+    assert (skipped.status, skipped.status_reason) == (
+        "skipped",
+        "account acct_x was never connected",
+    )
+    assert skipped.processed_at is not None
+
+
+def test_a_sqlite_store_made_before_the_skipped_status_is_rebuilt_on_open_keeping_its_events(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    # The inbox as the first schema made it: no status_reason, no `skipped` in the CHECK.
+    _as_before_migration_2(
+        url,
+        "DROP TABLE stripe_webhook_events",
+        "CREATE TABLE stripe_webhook_events (id VARCHAR(255) NOT NULL PRIMARY KEY, "
+        "account_id VARCHAR(64), type VARCHAR(120) NOT NULL, livemode BOOLEAN NOT NULL, "
+        "api_version VARCHAR(40), created INTEGER, payload_hash VARCHAR(64) NOT NULL, "
+        "payload TEXT NOT NULL, received_at DATETIME NOT NULL, processed_at DATETIME, "
+        "status VARCHAR(20) NOT NULL, run_id VARCHAR(64), CONSTRAINT "
+        "ck_stripe_webhook_events_status CHECK (status in ('received', 'processed', "
+        "'conflict', 'failed')))",
+        "CREATE INDEX ix_stripe_webhook_events_status ON stripe_webhook_events "
+        "(status, received_at)",
+        "INSERT INTO stripe_webhook_events VALUES ('evt_old', 'acct_gone', 'charge.succeeded', "
+        "0, NULL, 1700000000, 'h1', '{}', '2026-01-01 00:00:00', NULL, 'received', NULL)",
+    )
+    with OpsStore.open(url) as store:
+        assert store.schema_version() == latest_version()
+        kept = store.webhook_event("evt_old")
+        assert (kept.account_id, kept.created, kept.status) == ("acct_gone", 1700000000, "received")
+        assert store.mark_events_skipped(["evt_old"], "account acct_gone was never connected") == 1
+        assert store.pending_webhook_events() == []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
+import pytest
 
 from stripe_emulator.testing import EmulatorHandle
 from stripe_pipeline.defs.automation.batch_sensors import marts_request
@@ -35,6 +36,8 @@ def _run_nightly(
     )
 
 
+# A whole nightly run (every account, the full dbt build, publish): two minutes on 2 busy cores.
+@pytest.mark.slow
 def test_nightly_run_lands_every_account_builds_reconciled_marts_and_publishes(
     orchestration_defs: dg.Definitions,
     dagster_instance: dg.DagsterInstance,

@@ -228,12 +228,17 @@ def test_sync_request_becomes_a_catalog_run_and_is_marked_running(
 
 @pytest.mark.parametrize("accounts", [[], ["acct_a", "acct_b", "acct_c"]])
 def test_nightly_schedule_runs_every_account_in_one_run(
-    orchestration_defs: dg.Definitions, dagster_instance: dg.DagsterInstance, accounts: list[str]
+    orchestration_defs: dg.Definitions,
+    orchestration_resources: dict[str, object],
+    dagster_instance: dg.DagsterInstance,
+    accounts: list[str],
 ) -> None:
     dagster_instance.add_dynamic_partitions(STRIPE_ACCOUNTS.name, accounts)
     schedule = orchestration_defs.resolve_schedule_def("stripe_nightly_schedule")
     context = dg.build_schedule_context(
-        instance=dagster_instance, scheduled_execution_time=datetime(2026, 11, 27, 2, tzinfo=UTC)
+        instance=dagster_instance,
+        scheduled_execution_time=datetime(2026, 11, 27, 2, tzinfo=UTC),
+        resources=orchestration_resources,
     )
 
     result = schedule.evaluate_tick(context)

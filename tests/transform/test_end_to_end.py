@@ -1,6 +1,13 @@
 """End to end: the Stripe emulator → the dlt Stripe source → the host-app and ops loaders → dbt.
 The marts' money is compared with totals read through the stripe SDK, independently of the
-pipeline; the catalog mapping with the demo host app built from the emulator's own catalog."""
+pipeline; the catalog mapping with the demo host app built from the emulator's own catalog.
+
+The emulator holds an account's real money (bank debits that fail, automatic payouts, Stripe
+fees, invoice payments): every balance transaction but payouts is in `transactions` with its
+net (docs/money.md), every paid automatic payout pays out the net of what it settled
+(docs.stripe.com/reports/payout-reconciliation), today's balance is GET /v1/balance
+(docs.stripe.com/payments/balances), and a subscription payment maps to its price's SKU through
+its invoice payment (a charge names no invoice since API version 2025-03-31)."""
 
 from __future__ import annotations
 
@@ -25,23 +32,47 @@ pytestmark = pytest.mark.slow
 SEED = 7
 
 
-def _sdk_money(emulator: Any, account: str) -> tuple[dict[str, int], int, dict[str, str]]:
-    """Per settlement currency the net of the account's balance transactions (payouts and
-    transfers are not transactions), the number of failed charges, and charge id → app_sku_id."""
+def _client(emulator: Any, account: str) -> Any:
     header = None if account == emulator.platform_account_id else account
-    client = emulator.client(stripe_account=header)
+    return emulator.client(stripe_account=header)
+
+
+def _sdk_money(emulator: Any, account: str) -> tuple[dict[str, int], int, dict[str, str]]:
+    """Per settlement currency the net of the account's balance transactions (payouts are not
+    transactions), the number of declined charges (failed without a balance transaction: a
+    failed bank debit has one), and charge id → app_sku_id."""
+    client = _client(emulator, account)
     net: dict[str, int] = defaultdict(int)
     for bt in client.v1.balance_transactions.list({"limit": 100}).auto_paging_iter():
         if not bt.type.startswith(("payout", "transfer")):
             net[bt.currency] += bt.net
-    failed = 0
+    declined = 0
     skus: dict[str, str] = {}
     for charge in client.v1.charges.list({"limit": 100}).auto_paging_iter():
-        failed += charge.status == "failed"
+        declined += charge.status == "failed" and charge.balance_transaction is None
         sku = charge.metadata.to_dict().get("app_sku_id") if charge.metadata else None
         if sku:
             skus[charge.id] = sku
-    return dict(net), failed, skus
+    return dict(net), declined, skus
+
+
+def _sdk_invoice_skus(emulator: Any, account: str, account_number: int) -> dict[str, str]:
+    """Payment intent → the SKU of the price on its paid invoice's line, for invoice-paid
+    payments with no metadata (GET /v1/invoice_payments, then the invoice's lines)."""
+    client = _client(emulator, account)
+    sku_of_price = {p.id: p.app_sku_id for p in catalog(SEED, account_number).prices}
+    out: dict[str, str] = {}
+    for payment in client.v1.invoice_payments.list({"limit": 100}).auto_paging_iter():
+        intent = payment.payment.payment_intent
+        if payment.status != "paid" or intent is None:
+            continue
+        invoice = client.v1.invoices.retrieve(payment.invoice)
+        prices = {line.pricing.price_details.price for line in invoice.lines.data}
+        if len(prices) == 1:
+            sku = sku_of_price.get(prices.pop())
+            if sku:
+                out[intent] = sku
+    return out
 
 
 def test_marts_from_the_emulator_match_the_stripe_sdk_totals(
@@ -107,6 +138,53 @@ def test_marts_from_the_emulator_match_the_stripe_sdk_totals(
             for charge_id, sku in charge_skus.items():
                 assert got_skus.get(charge_id) == sku, (account, charge_id)
             assert expected_failed > 0 and charge_skus
+
+            # Subscription payments map to their price's SKU: by metadata when they carry it,
+            # else through their invoice payment.
+            invoice_skus = _sdk_invoice_skus(emulator, account, numbers[account])
+            got_invoice_skus = {
+                intent: (sku, note) for intent, sku, note in con.execute(
+                    "select c.payment_intent_id, t.sku_id, t.mapping_note from marts.transactions t "
+                    "join staging.stg_stripe__charges c on t.charge_id = c.charge_id "
+                    "where t.stripe_account_id = ? and t.type = 'charge'", [account],
+                ).fetchall() if intent in invoice_skus
+            }  # fmt: skip
+            assert invoice_skus, account
+            assert {k: v[0] for k, v in got_invoice_skus.items()} == invoice_skus, account
+            assert any(v[1].startswith("the invoice lines") for v in got_invoice_skus.values())
+
+            # Every paid automatic payout reconciles; the marts hold every payout as listed.
+            client = _client(emulator, account)
+            sdk_payouts = {
+                p.id: (p.amount, p.status, p.automatic)
+                for p in client.v1.payouts.list({"limit": 100}).auto_paging_iter()
+            }
+            got_payouts = {
+                r[0]: r[1:] for r in con.execute(
+                    "select payout_id, amount, status, automatic, transactions_net, reconciled "
+                    "from marts.payouts where stripe_account_id = ?", [account],
+                ).fetchall()
+            }  # fmt: skip
+            assert {k: v[:3] for k, v in got_payouts.items()} == sdk_payouts, account
+            paid = [v for v in got_payouts.values() if v[1] == "paid" and v[2]]
+            assert paid and all(v[3] == v[0] and v[4] is True for v in paid), account
+
+            # Today's balance is GET /v1/balance.
+            balance = client.v1.balance.retrieve()
+            sdk_balance = {
+                (b.currency, kind): b.amount
+                for kind, items in (("available", balance.available), ("pending", balance.pending))
+                for b in items
+            }
+            got_balance = {}
+            for currency, available, pending in con.execute(
+                "select currency, available_amount, pending_amount from marts.balances "
+                "where stripe_account_id = ? and is_current", [account],
+            ).fetchall():  # fmt: skip
+                got_balance[(currency, "available")] = available
+                got_balance[(currency, "pending")] = pending
+            assert got_balance == {k: v for k, v in sdk_balance.items() if k in got_balance}
+            assert all(v == 0 for k, v in sdk_balance.items() if k not in got_balance)
 
         methods = dict(con.execute(
             "select m.stripe_product_id, m.mapping_status || ':' || coalesce(m.match_method, '') from marts.stripe_product_map m "

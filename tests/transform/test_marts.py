@@ -6,11 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
-import pytest
-
 from tests.fixtures.transform import DuckdbWarehouse
-
-pytestmark = pytest.mark.slow
 
 NOT_TRANSACTIONS = ("payout", "transfer")
 

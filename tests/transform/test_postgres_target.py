@@ -14,7 +14,7 @@ from tests.fixtures.transform import (
     write_postgres_warehouse,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = pytest.mark.postgres
 
 # The marts that do not depend on the clock, each with the order its rows are compared in.
 MARTS = {

@@ -1,6 +1,8 @@
--- Every balance transaction with what moved the money: its kind (charge, refund, dispute,
--- dispute_reversal, payout, transfer, adjustment), the charge it belongs to, the status of the
--- source object, and the presentment amount and currency the customer saw.
+-- Every balance transaction with what moved the money: its transaction_type and money_class
+-- (macros/money_classification.sql, the contract in docs/money.md), the charge it belongs to,
+-- the current status of the source object, and the presentment amount and currency the
+-- customer saw. source_load_id is the newest dlt load among the rows it is derived from, so
+-- the incremental `transactions` re-derives it whenever any of them changed.
 -- Amounts stay exactly as Stripe reports them: integer minor units of the settlement currency,
 -- signed as they move the balance (refunds and dispute withdrawals are negative).
 
@@ -48,7 +50,9 @@ joined as (
             when disputes.dispute_id is not null then disputes.amount
         end as source_amount,
         coalesce(charges.currency, refunds.currency, disputes.currency) as source_currency,
-        coalesce(charges.status, refunds.status, disputes.status) as source_status
+        coalesce(charges.status, refunds.status, disputes.status) as source_status,
+        {{ newest_load_id(['balance_transactions.dlt_load_id', 'charges.dlt_load_id',
+            'refunds.dlt_load_id', 'disputes.dlt_load_id']) }} as source_load_id
     from balance_transactions
     left join charges
         on balance_transactions.stripe_account_id = charges.stripe_account_id
@@ -76,17 +80,9 @@ select
     balance_transaction_type,
     source_id,
     status as balance_status,
-    case
-        when reporting_category = 'dispute_reversal' then 'dispute_reversal'
-        when reporting_category = 'dispute' then 'dispute'
-        when dispute_id is not null then case when amount > 0 then 'dispute_reversal' else 'dispute' end
-        when balance_transaction_type in ('charge', 'payment') then 'charge'
-        when balance_transaction_type in ('refund', 'payment_refund', 'refund_failure', 'payment_failure_refund')
-            then 'refund'
-        when balance_transaction_type like 'payout%' then 'payout'
-        when balance_transaction_type like 'transfer%' then 'transfer'
-        else 'adjustment'
-    end as transaction_type,
+    {{ transaction_type('balance_transaction_type', 'reporting_category') }} as transaction_type,
+    {{ money_class('balance_transaction_type', 'reporting_category') }} as money_class,
+    source_load_id,
     charge_id,
     refund_id,
     dispute_id,

@@ -2,7 +2,10 @@
 -- it paid for. What leads there, first hit wins:
 --   1) app_sku_id in the charge's (else its payment intent's) metadata: an internal SKU;
 --   2) app_price_id there: an internal price (and its SKU when the price has exactly one);
---   3) the charge's invoice lines, through the Stripe price and product maps.
+--   3) the charge's invoice lines, through the Stripe price and product maps. The invoice is
+--      the one whose payment (invoice_payments) is the charge or its payment intent: at API
+--      versions since 2025-03-31 a charge no longer names its invoice (`charges.invoice`, kept
+--      for data landed at older versions, is used when set).
 -- A charge reached by none of them is `unmapped`, and mapping_note says why.
 -- Project: app_project_id in the payment's metadata wins over the account's project.
 
@@ -25,11 +28,55 @@ charges as (
 
 ),
 
+-- One invoice per payment: a paid invoice payment wins over an open or canceled one.
+invoice_of_payment as (
+
+    select
+        stripe_account_id,
+        payment_key,
+        min(invoice_id) as invoice_id,
+        max(dlt_load_id) as dlt_load_id
+    from (
+        select
+            stripe_account_id,
+            coalesce(charge_id, payment_intent_id) as payment_key,
+            invoice_id,
+            dlt_load_id,
+            rank() over (
+                partition by stripe_account_id, coalesce(charge_id, payment_intent_id)
+                order by case status when 'paid' then 0 when 'open' then 1 else 2 end
+            ) as preference
+        from {{ ref('stg_stripe__invoice_payments') }}
+        where not is_deleted
+            and coalesce(charge_id, payment_intent_id) is not null
+    ) as ranked
+    where preference = 1
+    group by stripe_account_id, payment_key
+
+),
+
+charges_invoiced as (
+
+    select
+        charges.*,
+        coalesce(charges.invoice_id, by_charge.invoice_id, by_intent.invoice_id) as paid_invoice_id,
+        {{ newest_load_id(['charges.dlt_load_id', 'by_charge.dlt_load_id', 'by_intent.dlt_load_id']) }} as charge_load_id
+    from charges
+    left join invoice_of_payment as by_charge
+        on charges.stripe_account_id = by_charge.stripe_account_id
+        and charges.charge_id = by_charge.payment_key
+    left join invoice_of_payment as by_intent
+        on charges.stripe_account_id = by_intent.stripe_account_id
+        and charges.payment_intent_id = by_intent.payment_key
+
+),
+
 payment_intents as (
 
     select
         stripe_account_id,
         payment_intent_id,
+        dlt_load_id,
         {{ json_text('metadata', 'app_project_id') }} as intent_project_id,
         {{ json_text('metadata', 'app_sku_id') }} as intent_sku_id,
         {{ json_text('metadata', 'app_price_id') }} as intent_price_id
@@ -65,6 +112,7 @@ invoice_lines_resolved as (
     select
         lines.stripe_account_id,
         lines.invoice_id,
+        lines.dlt_load_id,
         coalesce(price_map.product_id, product_map.product_id) as product_id,
         price_map.price_id,
         case
@@ -95,7 +143,8 @@ invoices_resolved as (
         min(price_id) as price_id,
         sum(case when line_status = 'ambiguous' then 1 else 0 end) as ambiguous_lines,
         sum(case when line_status = 'unmapped' then 1 else 0 end) as unmapped_lines,
-        sum(case when line_status = 'inferred' then 1 else 0 end) as inferred_lines
+        sum(case when line_status = 'inferred' then 1 else 0 end) as inferred_lines,
+        max(dlt_load_id) as dlt_load_id
     from invoice_lines_resolved
     group by stripe_account_id, invoice_id
 
@@ -107,7 +156,8 @@ joined as (
         charges.stripe_account_id,
         charges.charge_id,
         charges.payment_intent_id,
-        charges.invoice_id,
+        charges.paid_invoice_id as invoice_id,
+        {{ newest_load_id(['charges.charge_load_id', 'payment_intents.dlt_load_id', 'invoices_resolved.dlt_load_id']) }} as source_load_id,
         coalesce(charges.charge_project_id, payment_intents.intent_project_id, accounts.project_id) as project_id,
         coalesce(charges.charge_sku_id, payment_intents.intent_sku_id) as metadata_sku_id,
         coalesce(charges.charge_price_id, payment_intents.intent_price_id) as metadata_price_id,
@@ -128,7 +178,7 @@ joined as (
             when invoices_resolved.inferred_lines > 0 then 'inferred'
             else 'mapped'
         end as invoice_status
-    from charges
+    from charges_invoiced as charges
     left join accounts
         on charges.stripe_account_id = accounts.stripe_account_id
     left join payment_intents
@@ -142,7 +192,7 @@ joined as (
         on app_prices.price_id = sku_of_price.price_id
     left join invoices_resolved
         on charges.stripe_account_id = invoices_resolved.stripe_account_id
-        and charges.invoice_id = invoices_resolved.invoice_id
+        and charges.paid_invoice_id = invoices_resolved.invoice_id
 
 ),
 
@@ -160,6 +210,7 @@ select
     joined.charge_id,
     joined.payment_intent_id,
     joined.invoice_id,
+    joined.source_load_id,
     joined.project_id,
     case
         when joined.sku_sku_id is not null then joined.sku_product_id

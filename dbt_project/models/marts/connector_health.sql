@@ -6,7 +6,10 @@
 --   connected     otherwise (a sync running now keeps the status its last success earned)
 -- rows_in_last_sync: the rows the latest sync landed (its state's `rows`; without one, the
 -- landed rows of the account's newest dlt load). events_lag_seconds: how long the oldest
--- webhook event not yet processed has waited (0 when none waits).
+-- webhook event not yet processed has waited (0 when none waits). skipped_webhook_events: events
+-- the inbox sensor set aside because the account was disconnected (or never connected).
+-- data_warnings: the account's rows in marts.data_warnings (unexpected data that warns instead
+-- of failing the build).
 -- Evaluated at build time (evaluated_at), so it is as fresh as the last dbt run.
 
 with
@@ -129,8 +132,17 @@ webhooks as (
         max(received_at) as last_webhook_received_at,
         min(case when status = 'received' then received_at end) as oldest_pending_received_at,
         sum(case when status = 'received' then 1 else 0 end) as pending_webhook_events,
-        sum(case when status = 'failed' then 1 else 0 end) as failed_webhook_events
+        sum(case when status = 'failed' then 1 else 0 end) as failed_webhook_events,
+        sum(case when status = 'skipped' then 1 else 0 end) as skipped_webhook_events
     from {{ ref('stg_ops__stripe_webhook_events') }}
+    group by stripe_account_id
+
+),
+
+warnings as (
+
+    select stripe_account_id, count(*) as data_warnings
+    from {{ ref('data_warnings') }}
     group by stripe_account_id
 
 ),
@@ -158,6 +170,8 @@ joined as (
         webhooks.last_webhook_received_at,
         coalesce(webhooks.pending_webhook_events, 0) as pending_webhook_events,
         coalesce(webhooks.failed_webhook_events, 0) as failed_webhook_events,
+        coalesce(warnings.data_warnings, 0) as data_warnings,
+        coalesce(webhooks.skipped_webhook_events, 0) as skipped_webhook_events,
         case
             when webhooks.oldest_pending_received_at is null then 0
             else {{ seconds_between('webhooks.oldest_pending_received_at', utc_now()) }}
@@ -177,6 +191,8 @@ joined as (
         on accounts.stripe_account_id = webhooks.stripe_account_id
     left join landed_events
         on accounts.stripe_account_id = landed_events.stripe_account_id
+    left join warnings
+        on accounts.stripe_account_id = warnings.stripe_account_id
 
 )
 
@@ -203,6 +219,8 @@ select
     cast(last_webhook_received_at as {{ dbt.type_timestamp() }}) as last_webhook_received_at,
     cast(pending_webhook_events as {{ dbt.type_bigint() }}) as pending_webhook_events,
     cast(failed_webhook_events as {{ dbt.type_bigint() }}) as failed_webhook_events,
+    cast(data_warnings as {{ dbt.type_bigint() }}) as data_warnings,
+    cast(skipped_webhook_events as {{ dbt.type_bigint() }}) as skipped_webhook_events,
     cast(events_lag_seconds as {{ dbt.type_bigint() }}) as events_lag_seconds,
     cast(evaluated_at as {{ dbt.type_timestamp() }}) as evaluated_at
 from joined

@@ -3,19 +3,26 @@
         materialized='incremental',
         unique_key='transaction_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
 
--- One row per money movement: every Stripe balance transaction except payouts and transfers
--- (they move the balance to a bank or another account, they earn nothing), every failed charge
--- (no balance transaction: zero fee and net), and the host app's own non-Stripe transactions.
--- Money is integer minor units of `currency` (the settlement currency for Stripe rows), exactly
--- as the source reports it: never multiplied or divided by 100.
+-- One row per money movement: every Stripe balance transaction except those of money class
+-- `payout` (payouts, transfers, top-ups move the balance to or from a bank or another account;
+-- they earn nothing), every declined charge (no balance transaction: zero fee and net), and the
+-- host app's own non-Stripe transactions. `type` and `money_class` come from
+-- macros/money_classification.sql (docs/money.md). Money is integer minor units of `currency`
+-- (the settlement currency for Stripe rows), exactly as the source reports it: never
+-- multiplied or divided by 100.
 --
--- Incremental: a run re-derives the rows created in the last var('transactions_lookback_days')
--- days before the newest row already here, so a refund or dispute on an old charge (its own,
--- new balance transaction) lands in seconds. `--full-refresh` rebuilds the same rows.
+-- Incremental: a run re-derives every Stripe row whose landed rows changed since the last run,
+-- whatever its age: `source_load_id` is the newest dlt load among the rows it is derived from
+-- (the balance transaction, its charge, refund or dispute, payment intent, invoice payment and
+-- lines), and a row is rebuilt when that is newer than any this table has seen. So a bank debit
+-- failing a week later, or a charge's status change, reaches `status` in the next run. App rows
+-- (a small table without load ids) are rebuilt every run. Catalog remaps of old rows need
+-- `--full-refresh` (the nightly reconcile does it); so does a table built before a column was
+-- added (an existing table lacking one is rebuilt in full, below).
 
 with
 
@@ -37,6 +44,7 @@ balance_rows as (
         'stripe' as source,
         bt.balance_transaction_id as external_id,
         bt.transaction_type as type,
+        bt.money_class,
         bt.status,
         bt.amount,
         bt.fee as fee_amount,
@@ -57,6 +65,7 @@ balance_rows as (
         bt.balance_transaction_id,
         bt.balance_transaction_type,
         bt.reporting_category,
+        {{ newest_load_id(['bt.source_load_id', 'attributed.source_load_id']) }} as source_load_id,
         bt.created_at
     from {{ ref('int_balance_transactions_enriched') }} as bt
     left join accounts
@@ -65,7 +74,7 @@ balance_rows as (
         as attributed
         on bt.stripe_account_id = attributed.stripe_account_id
         and bt.charge_id = attributed.charge_id
-    where bt.transaction_type not in ('payout', 'transfer')
+    where bt.money_class <> 'payout'
 
 ),
 
@@ -75,6 +84,7 @@ failed_charges as (
         'stripe' as source,
         charges.charge_id as external_id,
         'charge' as type,
+        'declined' as money_class,
         charges.status,
         charges.amount,
         cast(0 as {{ dbt.type_bigint() }}) as fee_amount,
@@ -95,6 +105,7 @@ failed_charges as (
         cast(null as {{ dbt.type_string() }}) as balance_transaction_id,
         cast(null as {{ dbt.type_string() }}) as balance_transaction_type,
         cast(null as {{ dbt.type_string() }}) as reporting_category,
+        {{ newest_load_id(['charges.dlt_load_id', 'attributed.source_load_id']) }} as source_load_id,
         charges.created_at
     from {{ ref('stg_stripe__charges') }} as charges
     left join charges_attributed
@@ -113,6 +124,11 @@ app_rows as (
         app_transactions.source,
         app_transactions.transaction_id as external_id,
         case when app_transactions.amount < 0 then 'refund' else 'charge' end as type,
+        case
+            when app_transactions.status = 'failed' then 'declined'
+            when app_transactions.amount < 0 then 'refund'
+            else 'revenue'
+        end as money_class,
         app_transactions.status,
         app_transactions.amount,
         coalesce(app_transactions.fee_amount, 0) as fee_amount,
@@ -140,6 +156,7 @@ app_rows as (
         cast(null as {{ dbt.type_string() }}) as balance_transaction_id,
         cast(null as {{ dbt.type_string() }}) as balance_transaction_type,
         cast(null as {{ dbt.type_string() }}) as reporting_category,
+        cast(null as {{ dbt.type_string() }}) as source_load_id,
         app_transactions.created_at
     from {{ ref('stg_app__transactions') }} as app_transactions
     left join {{ ref('stg_app__skus') }} as app_skus
@@ -164,6 +181,7 @@ select
     cast(source as {{ dbt.type_string() }}) as source,
     cast(external_id as {{ dbt.type_string() }}) as external_id,
     cast(type as {{ dbt.type_string() }}) as type,
+    cast(money_class as {{ dbt.type_string() }}) as money_class,
     cast(status as {{ dbt.type_string() }}) as status,
     cast(amount as {{ dbt.type_bigint() }}) as amount,
     cast(fee_amount as {{ dbt.type_bigint() }}) as fee_amount,
@@ -183,14 +201,10 @@ select
     cast(balance_transaction_id as {{ dbt.type_string() }}) as balance_transaction_id,
     cast(balance_transaction_type as {{ dbt.type_string() }}) as balance_transaction_type,
     cast(reporting_category as {{ dbt.type_string() }}) as reporting_category,
+    cast(source_load_id as {{ dbt.type_string() }}) as source_load_id,
     cast(created_at as {{ dbt.type_timestamp() }}) as created_at
 from unioned
-{% if is_incremental() %}
-where created_at >= (
-    select coalesce(
-        {{ dbt.dateadd('day', -1 * var('transactions_lookback_days'), 'max(created_at)') }},
-        cast('1970-01-01' as {{ dbt.type_timestamp() }})
-    )
-    from {{ this }}
-)
+{% if is_incremental() and not relation_lacks_model_columns(this) %}
+where source <> 'stripe'
+    or source_load_id > (select coalesce(max(source_load_id), '') from {{ this }})
 {% endif %}

@@ -3,7 +3,8 @@
 - `stripe_accounts_sensor`: accounts → `stripe_accounts` partitions (added and removed), and a
   first backfill run for each account that appears.
 - `webhook_inbox_sensor`: new inbox events → one `stripe_webhook_job` run (the fast path: the
-  objects the events name, the money marts, publish) per touched account.
+  objects the events name, the money marts, publish) per touched account; events of accounts
+  that will not be synced are marked `skipped` (`skip_unsyncable_events`).
 - `sync_requests_sensor`: the listener's sync requests → runs; `sync_request_status_sensor`
   marks each request `succeeded` or `failed` when its run ends.
 
@@ -39,6 +40,7 @@ from stripe_pipeline.defs.common import (
 from stripe_pipeline.settings import Settings
 
 INBOX_BATCH = 5000
+_SKIP_ROUNDS = 4
 # Runs not yet started pick up every event received before they start, so a new event for an
 # account with such a run needs no run of its own.
 _WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
@@ -119,15 +121,19 @@ def inbox_tick(
     cursor: str | None,
     platform_id: Callable[[], str],
     waiting_accounts: Callable[[], set[str]] = set,
+    connect_enabled: bool = True,
 ) -> dg.SensorResult:
     """One run per account touched by events after the cursor; the run key names the newest of
     those events, so a re-evaluated tick never launches twice."""
     seen = InboxCursor.parse(cursor)
-    events = [
-        e
-        for e in store.pending_webhook_events(limit=INBOX_BATCH)
-        if (e.received_at.isoformat(), e.id) > seen.key()
-    ]
+    batch = store.pending_webhook_events(limit=INBOX_BATCH)
+    # What was skipped no longer fills the batch: read it again so newer events count in this
+    # tick. Bounded: a backlog larger than this is worked off over the next ticks.
+    for _ in range(_SKIP_ROUNDS):
+        if not skip_unsyncable_events(store, batch, existing, connect_enabled):
+            break
+        batch = store.pending_webhook_events(limit=INBOX_BATCH)
+    events = [e for e in batch if (e.received_at.isoformat(), e.id) > seen.key()]
     if not events:
         return dg.SensorResult(skip_reason="no new webhook events", cursor=seen.dump())
     latest: dict[str, str] = {}
@@ -159,6 +165,30 @@ def inbox_tick(
             cursor=new_cursor,
         )
     return dg.SensorResult(run_requests=run_requests, cursor=new_cursor)
+
+
+def skip_unsyncable_events(
+    store: Any, events: Sequence[Any], existing: Sequence[str], connect_enabled: bool
+) -> int:
+    """Mark `skipped` the events of accounts that will not be synced: never connected,
+    disconnected, or connected while Connect is off. Left `received`, they would fill the
+    oldest-first batch forever and hide every newer event. A connected account whose partition
+    is not added yet keeps its events: its first backfill lands them. Returns how many."""
+    known = set(existing)
+    reasons: dict[str, str | None] = {}
+    skipped = 0
+    for account_id in {e.account_id for e in events if e.account_id and e.account_id not in known}:
+        account = store.get_account(account_id)
+        if account is None:
+            reasons[account_id] = f"Stripe account {account_id} was never connected"
+        elif not account.is_connected:
+            reasons[account_id] = f"Stripe account {account_id} is disconnected"
+        elif not connect_enabled:
+            reasons[account_id] = f"Stripe Connect is off; account {account_id} is not synced"
+    for account_id, reason in reasons.items():
+        ids = [e.id for e in events if e.account_id == account_id]
+        skipped += store.mark_events_skipped(ids, reason)
+    return skipped
 
 
 # -- sync requests -------------------------------------------------------------------------------
@@ -271,6 +301,7 @@ def build_sensors(
                 context.cursor,
                 platform_id=lambda: platform_account_id(settings.get()),
                 waiting_accounts=lambda: _waiting_accounts(context.instance),
+                connect_enabled=settings.get().connect_enabled,
             )
 
     @dg.sensor(

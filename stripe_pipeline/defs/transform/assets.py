@@ -18,6 +18,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from stripe_pipeline.defs.common import WAREHOUSE_POOL, PipelineSettings
+from stripe_pipeline.defs.transform.failed_rows import stored_failures_relations, with_failed_rows
 from stripe_pipeline.defs.transform.project import (
     dbt_environment,
     dbt_project,
@@ -107,7 +108,22 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             args += ["--select", " ".join(config.also_select)]
         with dbt_environment(run_settings):
             invocation = dbt.cli(args, context=context)
-        yield from invocation.stream()
+        # Failed warning checks are yielded once dbt has finished, with the rows they found
+        # (DuckDB lets no one read the file while dbt writes it). A failed error check fails the
+        # step: it is yielded at once, so the stream's error cannot swallow it.
+        held: list[dg.AssetCheckResult] = []
+        for event in invocation.stream():
+            if (
+                isinstance(event, dg.AssetCheckResult)
+                and not event.passed
+                and event.severity == dg.AssetCheckSeverity.WARN
+            ):
+                held.append(event)
+            else:
+                yield event
         keep_partial_parse(invocation.target_path)
+        relations = stored_failures_relations(manifest_path()) if held else {}
+        for event in held:
+            yield with_failed_rows(event, run_settings, relations)
 
     return dbt_models

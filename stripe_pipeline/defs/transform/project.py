@@ -92,9 +92,15 @@ def keep_partial_parse(invocation_target: Path) -> None:
     produced = Path(invocation_target) / "partial_parse.msgpack"
     if not produced.is_file():
         return
-    shared = dbt_project().project_dir / dbt_project().target_path / "partial_parse.msgpack"
+    # Where dagster-dbt seeds invocations from: DBT_TARGET_PATH when set (the tests set it, so
+    # nothing lands in the repository), else the project's target/.
+    target = Path(os.environ.get("DBT_TARGET_PATH") or dbt_project().target_path)
+    if not target.is_absolute():
+        target = dbt_project().project_dir / target
+    shared = target / "partial_parse.msgpack"
     temporary = shared.with_name(f".partial_parse.{os.getpid()}.msgpack")
     try:
+        target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(produced, temporary)
         os.replace(temporary, shared)  # readers see the old file or the new one, never half
     except OSError:
