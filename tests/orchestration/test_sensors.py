@@ -235,13 +235,12 @@ def test_nightly_schedule_runs_every_account_in_one_run(
 ) -> None:
     dagster_instance.add_dynamic_partitions(STRIPE_ACCOUNTS.name, accounts)
     schedule = orchestration_defs.resolve_schedule_def("stripe_nightly_schedule")
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=dagster_instance,
         scheduled_execution_time=datetime(2026, 11, 27, 2, tzinfo=UTC),
         resources=orchestration_resources,
-    )
-
-    result = schedule.evaluate_tick(context)
+    ) as context:
+        result = schedule.evaluate_tick(context)
 
     if not accounts:
         assert not result.run_requests and "no Stripe accounts" in result.skip_message
