@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/webhook_to_mart.py                     # 20 payments, one every 2 s
     .venv/bin/python benchmarks/webhook_to_mart.py --payments 40 --interval 1
     .venv/bin/python benchmarks/webhook_to_mart.py --pycache-prefix /tmp/pycache   # warm bytecode
+    .venv/bin/python benchmarks/webhook_to_mart.py --accounts 1000 --charges 20 \
+        --payments 900 --interval 0.07      # Connect fan-out over 1,000 accounts
 
 The whole production path, as separate processes on this machine: the Stripe emulator
 (`stripe-pipeline emulator`, delivering signed webhooks to the listener), the webhook listener
@@ -13,6 +15,12 @@ are made through the stripe SDK (`payment_intents.create(confirm=True, payment_m
 "pm_card_visa")`), one every `--interval` seconds, and the published serving file (read-only, a
 fresh connection per poll, never the working warehouse) is polled until each charge's row is
 in marts.transactions.
+
+With `--accounts N` (N > 1) the emulator serves the platform and N-1 connected accounts, all in
+the ops store before the daemon starts (Connect on): the accounts sensor adds N partitions and
+runs one first backfill over them, and the payments go to the connected accounts in turn. A
+confirmed payment sends several webhook events; `events_per_s` reports how many the listener
+received per second while the payments were made (tune `--interval` to the rate wanted).
 
 The LAST line printed is one JSON object:
 
@@ -62,7 +70,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fixtures.webhook_stack import BIN, webhook_stack  # noqa: E402
+from tests.fixtures.webhook_stack import BIN, WebhookStack, webhook_stack  # noqa: E402
 
 
 def serving_charges(serving_path: Path, charge_ids: list[str]) -> set[str]:
@@ -108,6 +116,22 @@ def bare_dbt_build(warehouse: Path, models: list[str]) -> float:
     return time.monotonic() - started
 
 
+def _webhook_events_since(stack: WebhookStack, since: float) -> int:
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(stack.env["OPS_DATABASE_URL"])
+    try:
+        with engine.connect() as con:
+            return con.execute(
+                sa.text("select count(*) from stripe_webhook_events where received_at >= :t"),
+                {"t": datetime.fromtimestamp(since, UTC).replace(tzinfo=None)},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
@@ -121,7 +145,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"working in {root}", flush=True)
     latencies: dict[str, float] = {}
     made: dict[str, float] = {}
-    with webhook_stack(root, charges=args.charges, pycache_prefix=args.pycache_prefix) as stack:
+    with webhook_stack(
+        root, charges=args.charges, accounts=args.accounts, pycache_prefix=args.pycache_prefix
+    ) as stack:
         started = time.monotonic()
         stack.wait_for_run("accounts", timeout=args.timeout)
         stack.wait_idle(timeout=args.timeout)
@@ -130,12 +156,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lock = threading.Lock()
         errors: list[BaseException] = []
 
+        # Spread over every account: the platform's own, or each connected one in turn.
+        payers: list[str | None] = list(stack.connected) or [None]
+
         def pay() -> None:
             try:
                 for i in range(args.payments):
                     due = t0 + i * args.interval
                     time.sleep(max(0.0, due - time.monotonic()))
                     before = time.monotonic()
+                    account = payers[i % len(payers)]
                     intent = client.v1.payment_intents.create(
                         {
                             "amount": 1000 + i,
@@ -143,7 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "confirm": True,
                             "payment_method": "pm_card_visa",
                             "metadata": {"benchmark": "webhook_to_mart"},
-                        }
+                        },
+                        {"stripe_account": account} if account else {},
                     )
                     with lock:
                         made[intent.latest_charge] = before
@@ -151,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 errors.append(exc)
 
         t0 = time.monotonic()
+        t0_wall = time.time()
         payer = threading.Thread(target=pay, daemon=True)
         payer.start()
         deadline = t0 + args.payments * args.interval + args.timeout
@@ -167,6 +199,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 break
             time.sleep(0.25)
         payer.join(timeout=5)
+        paying_s = args.payments * args.interval
+        events = _webhook_events_since(stack, t0_wall)
         missing = args.payments - len(latencies)
         stack.wait_idle(timeout=args.timeout)
         with stack.instance() as instance:
@@ -183,8 +217,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     values = list(latencies.values())
     p50 = statistics.median(values) if values else None
     return {
+        "accounts": args.accounts,
         "payments": args.payments,
         "interval_s": args.interval,
+        # Webhook events the listener received while the payments were made, per second.
+        "events_per_s": round(events / paying_s, 1) if paying_s else None,
         "arrived": len(values),
         "missing": missing,
         "p50_s": round(p50, 1) if p50 is not None else None,
@@ -208,6 +245,12 @@ def main() -> int:
     parser.add_argument("--payments", type=int, default=20)
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between payments")
     parser.add_argument("--charges", type=int, default=300, help="generated history per account")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        help="accounts, platform included (more than 1: Connect on, payments spread over them)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for any stage")
     parser.add_argument(
         "--pycache-prefix",

@@ -111,9 +111,11 @@ def _copy_tables(
         )
         for table in present
     ]
+    from stripe_pipeline.stripe_source import warehouse_destination
+
     pipeline = dlt.pipeline(
         pipeline_name=f"stripe_pipeline_{dataset}",
-        destination=destination or dlt.destinations.duckdb(str(settings.warehouse_path)),
+        destination=destination or warehouse_destination(settings),
         dataset_name=dataset,
         # Pipeline state next to the warehouse, not in the user's ~/.dlt.
         pipelines_dir=str(settings.data_dir / "dlt_pipelines"),

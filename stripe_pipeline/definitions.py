@@ -12,6 +12,7 @@ resources against a temporary warehouse.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,18 @@ import dagster as dg
 
 from stripe_pipeline.defs.common import default_resources
 
+# A run over a range of account partitions would otherwise log one "materialization planned"
+# event per asset per partition when it is created (10,000 for a thousand accounts, ~10-70 ms
+# each in the SQLite event log); with this, one per asset. Dagster's own switch; its cost: the
+# partitions of a run that fails are not marked failed (the ops store's sync state says which
+# accounts failed, and marts.connector_health shows them). Set where runs are created: here for
+# `stripe-pipeline sync` and every process loading this code location; the daemon needs it in
+# its own environment too (docs/operations.md).
+PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
 
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
     from stripe_pipeline.stripe_sdk_logging import silence_stripe_sdk_console
 
     # Every process that loads the code location (code server, run workers) syncs from Stripe.

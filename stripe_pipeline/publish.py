@@ -165,7 +165,12 @@ def publish_marts(warehouse_path: Path, serving_dir: Path) -> PublishResult:
     )
 
 
-def publish(settings: Settings) -> PublishResult:
+def publish(settings: Settings) -> PublishResult | None:
+    """Publish the marts; None on a Postgres warehouse (WAREHOUSE_URL), where BI tools read the
+    `marts` schema directly: Postgres serves readers while the pipeline writes, so no copy is
+    needed."""
+    if settings.on_postgres:
+        return None
     return publish_marts(settings.warehouse_path, settings.serving_dir)
 
 
@@ -191,6 +196,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings()
+        if settings.on_postgres and args.warehouse is None:
+            print(
+                "nothing to publish: WAREHOUSE_URL is a Postgres warehouse, whose `marts` schema "
+                "BI tools read directly"
+            )
+            return 0
         result = publish_marts(
             args.warehouse or settings.warehouse_path, args.serving_dir or settings.serving_dir
         )

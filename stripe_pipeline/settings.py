@@ -40,6 +40,9 @@ class Settings:
     connect_base: str = DEFAULT_CONNECT_BASE
     data_dir: Path = Path("data")
     warehouse_path: Path = Path("data/warehouse.duckdb")
+    # `postgresql://...`: the warehouse is that database instead of the DuckDB file (dlt's
+    # postgres destination, dbt's postgres target, BI reads its `marts` schema directly).
+    warehouse_url: str = field(default="", repr=False)
     serving_dir: Path = Path("data/serving")
     ops_database_url: str = "sqlite:///data/ops.sqlite"
     app_database_url: str = ""
@@ -54,10 +57,34 @@ class Settings:
     listener_header_timeout_s: int = 10
     webhook_body_timeout_s: int = 10
     dbt_target: str = "duckdb"
+    # Runs the nightly sync is split into (account batches). DuckDB has one writer, so 1; on
+    # Postgres several batches land at once, as far as the run queue's tag limits allow.
+    sync_runs: int = 1
+    # A batch run's accounts per dlt load (a kill loses at most one load's accounts) and
+    # accounts fetched at once (each under its own rate limit).
+    sync_accounts_per_load: int = 250
+    sync_accounts_at_once: int = 16
 
     @property
     def livemode(self) -> bool:
         return self.stripe_client_secret.startswith(("sk_live_", "rk_live_"))
+
+    @property
+    def on_postgres(self) -> bool:
+        return bool(self.warehouse_url)
+
+    def dbt_postgres_env(self) -> dict[str, str]:
+        """WAREHOUSE_URL as the variables dbt's `postgres` profile reads (dbt_project/profiles.yml)."""
+        from urllib.parse import unquote, urlsplit
+
+        url = urlsplit(self.warehouse_url)
+        return {
+            "DBT_POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "DBT_POSTGRES_PORT": str(url.port or 5432),
+            "DBT_POSTGRES_USER": unquote(url.username or "postgres"),
+            "DBT_POSTGRES_PASSWORD": unquote(url.password or ""),
+            "DBT_POSTGRES_DATABASE": (url.path or "/postgres").lstrip("/") or "postgres",
+        }
 
     @property
     def requests_per_second(self) -> float:
@@ -89,6 +116,16 @@ def _positive_int(values: dict[str, str], name: str, default: int) -> int:
     if number <= 0:
         raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
     return number
+
+
+def _warehouse_url(raw: str) -> str:
+    url = raw.strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "WAREHOUSE_URL must be a Postgres URL (postgresql://user:password@host:5432/db); "
+            "leave it unset to use the DuckDB file at WAREHOUSE_PATH"
+        )
+    return url
 
 
 def _ops_database_url(values: dict[str, str], data_dir: Path) -> str:
@@ -130,6 +167,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         connect_base=(values.get("STRIPE_CONNECT_BASE") or DEFAULT_CONNECT_BASE).rstrip("/"),
         data_dir=data_dir,
         warehouse_path=Path(values.get("WAREHOUSE_PATH") or data_dir / "warehouse.duckdb"),
+        warehouse_url=_warehouse_url(values.get("WAREHOUSE_URL") or ""),
         serving_dir=Path(values.get("SERVING_DIR") or data_dir / "serving"),
         ops_database_url=_ops_database_url(values, data_dir),
         app_database_url=values.get("APP_DATABASE_URL", ""),
@@ -142,5 +180,10 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | Path = "
         webhook_max_body_bytes=_positive_int(values, "WEBHOOK_MAX_BODY_BYTES", 512 * 1024),
         listener_header_timeout_s=_positive_int(values, "LISTENER_HEADER_TIMEOUT_S", 10),
         webhook_body_timeout_s=_positive_int(values, "WEBHOOK_BODY_TIMEOUT_S", 10),
-        dbt_target=values.get("DBT_TARGET") or "duckdb",
+        sync_runs=_positive_int(values, "STRIPE_SYNC_RUNS", 1),
+        sync_accounts_per_load=_positive_int(values, "STRIPE_SYNC_ACCOUNTS_PER_LOAD", 250),
+        sync_accounts_at_once=_positive_int(values, "STRIPE_SYNC_ACCOUNTS_AT_ONCE", 16),
+        # The Postgres warehouse is built by dbt's postgres target unless another is named.
+        dbt_target=values.get("DBT_TARGET")
+        or ("postgres" if values.get("WAREHOUSE_URL") else "duckdb"),
     )

@@ -1,9 +1,9 @@
 """`stripe-pipeline sync`: run the Dagster assets from the command line.
 
 Syncs the named Stripe accounts (all accounts to sync when none is named: the platform's own,
-plus the connected accounts in the ops store when STRIPE_CONNECT_ENABLED is on), one Dagster run
-per account, then loads the app and ops tables, builds the dbt marts and publishes them, in a
-last run. Runs are recorded on the Dagster instance at DAGSTER_HOME (an ephemeral one when it is
+plus the connected accounts in the ops store when STRIPE_CONNECT_ENABLED is on) as one batch in
+one Dagster run over their partitions, which then loads the app and ops tables, builds the dbt
+marts and publishes them: the run the nightly schedule makes. Runs are recorded on the Dagster instance at DAGSTER_HOME (an ephemeral one when it is
 unset), so `dagster dev` with the same DAGSTER_HOME shows them.
 
 `run_all(settings, accounts=None, instance=None)` does the same from Python (the demo uses it).
@@ -56,12 +56,19 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         out = []
+        many = len(self.accounts) > 20
         for a in self.accounts:
+            if many and a.success:
+                continue  # a thousand accounts: list the failed ones, count the rest
             state = "ok" if a.success else "FAILED"
             out.append(
                 f"  {a.account_id}: {state}, {sum(a.rows.values())} rows in {a.seconds:.1f}s"
                 + (f" ({a.error})" if a.error else "")
             )
+        if many:
+            ok = [a for a in self.accounts if a.success]
+            rows = sum(sum(a.rows.values()) for a in ok)
+            out.append(f"  {len(ok)} of {len(self.accounts)} accounts ok, {rows} rows")
         marts = "ok" if self.marts_success else f"FAILED ({self.marts_error})"
         out.append(
             f"  marts: {marts} in {self.marts_seconds:.1f}s; {len(self.published)} published"
@@ -90,6 +97,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "OPERATOR_TOKEN": settings.operator_token,
         "LISTENER_PUBLIC_URL": settings.listener_public_url,
         "DBT_TARGET": settings.dbt_target,
+        "WAREHOUSE_URL": settings.warehouse_url,
+        "STRIPE_SYNC_RUNS": str(settings.sync_runs),
+        "STRIPE_SYNC_ACCOUNTS_PER_LOAD": str(settings.sync_accounts_per_load),
+        "STRIPE_SYNC_ACCOUNTS_AT_ONCE": str(settings.sync_accounts_at_once),
     }
 
 
@@ -148,6 +159,19 @@ def _quiet(enabled: bool) -> Iterator[None]:
         yield
 
 
+def partition_groups(known: Sequence[str], accounts: Sequence[str]) -> list[list[str]]:
+    """`accounts` cut into runs of neighbours in the instance's partition order: a run covers a
+    partition range, so accounts with others between them need a run each."""
+    position = {key: i for i, key in enumerate(known)}
+    groups: list[list[str]] = []
+    for account in sorted(accounts, key=position.__getitem__):
+        if groups and position[account] == position[groups[-1][-1]] + 1:
+            groups[-1].append(account)
+        else:
+            groups.append([account])
+    return groups
+
+
 def run_all(
     settings: Settings,
     accounts: Sequence[str] | None = None,
@@ -160,13 +184,16 @@ def run_all(
 ) -> RunSummary:
     """Sync `accounts` (default: every account to sync), then build and publish the marts.
 
-    Each account is one run of `stripe_sync_job` limited to the Stripe assets; the marts are one
-    run of `marts_job`. A failed account is reported and the others still run; the marts are
-    built only if every account landed. `quiet` keeps dbt's own output (which dagster-dbt
-    copies to stdout) off the terminal; the Dagster event log keeps it.
+    The accounts are one batch: one run of `stripe_sync_job` over their partition range (the
+    nightly schedule's run), or of `stripe_ingest_job` without the marts. Accounts that are not
+    neighbours in the instance's partition order take one ingest run per range, then one
+    `marts_job` run. A failed account is reported and the others still land; the marts are
+    built from what landed. `quiet` keeps dbt's own output (which dagster-dbt copies to stdout)
+    off the terminal; the Dagster event log keeps it.
     """
     from stripe_pipeline.accounts import accounts_to_sync
     from stripe_pipeline.definitions import build_definitions
+    from stripe_pipeline.defs.automation.jobs import partition_range_tags
     from stripe_pipeline.defs.common import (
         STRIPE_ACCOUNTS,
         TAG_TRIGGER,
@@ -181,65 +208,73 @@ def run_all(
         with OpsStore.open(settings.ops_database_url) as store:
             accounts = [a.account_id for a in accounts_to_sync(settings, store)]
     accounts = list(dict.fromkeys(accounts))
-    known = set(instance.get_dynamic_partitions(STRIPE_ACCOUNTS.name))
+    known = list(instance.get_dynamic_partitions(STRIPE_ACCOUNTS.name))
     new = [a for a in accounts if a not in known]
     if new:
         instance.add_dynamic_partitions(STRIPE_ACCOUNTS.name, new)
+        known += new
 
     resource = PipelineSettings(env_overrides=settings_env(settings), dotenv_path=os.devnull)
     defs = build_definitions(
         resources={"settings": resource, "ops_store": OpsStoreResource(settings=resource)}
     )
-    ingest_job = defs.resolve_job_def("stripe_ingest_job")
-    run_config: dict[str, Any] = dict(_QUIET)
-    if full_refresh:
-        run_config["ops"] = {"stripe_source": {"config": {"full_refresh": True}}}
-
+    stripe_config: dict[str, Any] = {"full_refresh": True} if full_refresh else {}
+    dbt_config: dict[str, Any] = {"full_refresh": True} if full_refresh else {}
+    groups = partition_groups(known, accounts) if accounts else []
+    # One run over one partition builds its marts itself; a batch of several is an ingest run,
+    # then one marts run (see defs/ingestion/batch_run.py: what the nightly schedule does too).
+    one_run = marts and len(groups) == 1 and len(groups[0]) == 1
     summary = RunSummary()
-    for account_id in accounts:
-        say(f"syncing {account_id} ...")
+    shown = ", ".join(accounts) if len(accounts) <= 10 else f"{len(accounts)} accounts"
+    say(f"syncing {shown} in {len(groups)} run(s) ...")
+    run_ids: list[str] = []
+    run_errors: dict[str, str] = {}
+    for group in groups:
+        job = "stripe_sync_job" if one_run else "stripe_ingest_job"
+        ops: dict[str, Any] = {"stripe_source": {"config": stripe_config}}
+        if one_run:
+            ops["dbt_models"] = {"config": dbt_config}
         started = time.perf_counter()
         with _quiet(quiet):
-            result = ingest_job.execute_in_process(
+            result = defs.resolve_job_def(job).execute_in_process(
                 instance=instance,
-                partition_key=account_id,
-                run_config=run_config,
-                tags={TAG_TRIGGER: "cli"},
+                run_config={**_QUIET, "ops": ops},
+                tags={**partition_range_tags(group), TAG_TRIGGER: "cli"},
                 raise_on_error=False,
             )
-        run = AccountRun(
-            account_id=account_id,
-            run_id=result.run_id,
-            success=result.success,
-            seconds=time.perf_counter() - started,
-            rows=_rows(result) if result.success else {},
-            error=None if result.success else _failure(result),
-        )
-        summary.accounts.append(run)
-        if run.success:
-            say(f"  {account_id}: {sum(run.rows.values())} rows in {run.seconds:.1f}s")
-        else:
-            say(f"  {account_id}: FAILED: {run.error}")
+        run_ids.append(result.run_id)
+        if not result.success:
+            run_errors[result.run_id] = _failure(result)
+        seconds = time.perf_counter() - started
+        say(f"  {len(group)} account(s) in {seconds:.1f}s (run {result.run_id})")
+        if one_run:
+            summary.marts_run_id = result.run_id
+            summary.marts_success = result.success
+            summary.marts_seconds = seconds
+            if not result.success:
+                summary.marts_error = _failure(result)
+            summary.published = _published(result)
+        elif not result.success:
+            say(f"  run {result.run_id} failed: {_failure(result)}")
+    summary.accounts = _account_runs(settings, accounts, run_ids, run_errors)
+    for run in summary.accounts:
+        if not run.success:
+            say(f"  {run.account_id}: FAILED: {run.error}")
 
     if not marts:
         summary.marts_success = True
         return summary
-    if not all(a.success for a in summary.accounts):
-        summary.marts_error = "not built: an account failed to sync"
+    if one_run:
+        return summary
+    if not any(a.success for a in summary.accounts):
+        summary.marts_error = "not built: no account synced"
         return summary
     say("loading app and ops tables, building the marts, publishing ...")
     started = time.perf_counter()
     with _quiet(quiet):
         result = defs.resolve_job_def("marts_job").execute_in_process(
             instance=instance,
-            run_config={
-                **_QUIET,
-                **(
-                    {"ops": {"dbt_models": {"config": {"full_refresh": True}}}}
-                    if full_refresh
-                    else {}
-                ),
-            },
+            run_config={**_QUIET, "ops": {"dbt_models": {"config": dbt_config}}},
             tags={TAG_TRIGGER: "cli"},
             raise_on_error=False,
         )
@@ -248,11 +283,61 @@ def run_all(
     summary.marts_seconds = time.perf_counter() - started
     if not result.success:
         summary.marts_error = _failure(result)
+    summary.published = _published(result)
+    return summary
+
+
+def _published(result: Any) -> dict[str, int]:
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         if mat.asset_key.path == ["serving", "marts"] and "rows" in mat.metadata:
-            summary.published = dict(mat.metadata["rows"].value)
-    return summary
+            return dict(mat.metadata["rows"].value)
+    return {}
+
+
+def _account_runs(
+    settings: Settings, accounts: Sequence[str], run_ids: list[str], run_errors: dict[str, str]
+) -> list[AccountRun]:
+    """Each account's outcome as its run recorded it in the ops store (connector_sync_state)."""
+    from datetime import datetime
+
+    from stripe_pipeline.defs.ingestion.sync_record import SYNC_STATE_SOURCE
+    from stripe_pipeline.ops_store import OpsStore
+
+    with OpsStore.open(settings.ops_database_url) as store:
+        states = {
+            s.account_id: s.cursor
+            for s in store.sync_states()
+            if s.source == SYNC_STATE_SOURCE and s.cursor.get("run_id") in run_ids
+        }
+    runs = []
+    for account_id in accounts:
+        cursor = states.get(account_id)
+        if cursor is None:
+            runs.append(AccountRun(account_id, run_ids[-1] if run_ids else "", False, 0.0,
+                                   error="not synced: its run failed before reaching it"))  # fmt: skip
+            continue
+        seconds = 0.0
+        if cursor.get("started_at") and cursor.get("finished_at"):
+            seconds = (
+                datetime.fromisoformat(cursor["finished_at"])
+                - datetime.fromisoformat(cursor["started_at"])
+            ).total_seconds()
+        error = cursor.get("error")
+        if cursor.get("status") == "running":
+            # The run stopped before recording the account's end: its own failure says why.
+            error = run_errors.get(cursor["run_id"], "its run ended before the account finished")
+        runs.append(
+            AccountRun(
+                account_id=account_id,
+                run_id=cursor["run_id"],
+                success=cursor.get("status") == "succeeded",
+                seconds=seconds,
+                rows=dict(cursor.get("rows") or {}),
+                error=error,
+            )
+        )
+    return runs
 
 
 # -- command line -------------------------------------------------------------------------------

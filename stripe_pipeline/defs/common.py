@@ -31,6 +31,13 @@ WAREHOUSE_POOL = "warehouse"
 TAG_TRIGGER = "stripe_pipeline/trigger"  # accounts | webhook | sync_request | schedule | cli
 TAG_SYNC_REQUEST_ID = "stripe_pipeline/sync_request_id"
 TAG_INBOX_THROUGH = "stripe_pipeline/inbox_through"
+# Names a batch of accounts across re-executions (default: the run's root run id), so a batch run
+# that was killed resumes without fetching the accounts it already landed.
+TAG_BATCH = "stripe_pipeline/batch"
+# The nightly batch runs of one night (Postgres: several at once), and how many there are: the
+# marts are built once the last of them has ended.
+TAG_BATCH_GROUP = "stripe_pipeline/batch_group"
+TAG_BATCH_RUNS = "stripe_pipeline/batch_runs"
 
 STRIPE_GROUP = "stripe"
 # The resources the Stripe source lands, in the order a first backfill loads them. Kept here

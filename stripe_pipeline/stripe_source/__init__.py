@@ -14,7 +14,8 @@ Public interface
     of each DuckDB merge (DuckDB runs under DUCKDB_MEMORY_LIMIT). `stats`: a `SyncStats` to fill.
 
 `make_pipeline(settings, account_id, pipelines_dir=None) -> dlt.Pipeline`
-    DuckDB at `settings.warehouse_path`, dataset `stripe`, pipeline `stripe_<account_id>`, so
+    The warehouse (`warehouse_destination(settings)`: DuckDB at `settings.warehouse_path`, or
+    Postgres at `settings.warehouse_url`), dataset `stripe`, pipeline `stripe_<account_id>`, so
     cursors and resume points are per account. Pipeline state lives under `pipelines_dir`
     (default `<settings.data_dir>/dlt_pipelines`) and in the warehouse (`_dlt_pipeline_state`).
 
@@ -30,6 +31,9 @@ Public interface
     own `stats=SyncStats()` or reads `source_stats(source).as_dict()` after the run (it survives
     `with_resources` and copies). Call `finish_pending(pipeline)` before such a run: dlt's `run`
     only loads the packages a killed run left behind and then returns without extracting.
+
+Many accounts per load, each with its own cursors: `stripe_source.batch.sync_batch` (what the
+Dagster assets run).
 
 `resolve_account_id(settings, account_id=None) -> str`, `finish_pending(pipeline) -> bool`,
 `StripeSourceError` / `StripeAccessError` (401/403: the message names the account, the endpoint
@@ -61,7 +65,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +125,13 @@ _ACCOUNT_CREATED_MARGIN = 86400
 
 
 class _AccountContext:
-    """Everything the resources of one source share: the HTTP client, bucket, stats, account id."""
+    """Everything the resources of one source share: the HTTP client, bucket, stats, account id.
+
+    A batch of accounts (`stripe_source.batch`) passes what it already knows: the platform's id
+    (so a connected account costs no `GET /v1/account` of the platform), one HTTP session and
+    one cap on requests in flight for all its accounts. The account's own `GET /v1/account` is
+    then made only when a backfill needs its creation time.
+    """
 
     def __init__(
         self,
@@ -130,6 +140,10 @@ class _AccountContext:
         stats: SyncStats,
         max_pages_per_run: int | None,
         clock: Callable[[], float] | None = None,
+        *,
+        platform_id: str | None = None,
+        session: Any = None,
+        in_flight: threading.Semaphore | None = None,
     ) -> None:
         self.settings = settings
         # Stripe's clock: the wall clock, except against an emulator whose clock a test moved.
@@ -137,32 +151,55 @@ class _AccountContext:
         self.requested_account_id = account_id
         self.stats = stats
         self.max_pages_per_run = max_pages_per_run
-        self._lock = threading.Lock()
+        self.platform_id = platform_id
+        self.session = session
+        self.in_flight = in_flight
+        # Reentrant: the lazy account lookup for a backfill runs under it and uses `http`.
+        self._lock = threading.RLock()
         self._http: StripeHttp | None = None
         self._account_id: str | None = None
         self._account_created: int | None = None
+        self._looked_up = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _AccountContext:
         return self
 
+    def _client(self, header: str | None, bucket: TokenBucket, label: str) -> StripeHttp:
+        return StripeHttp(
+            self.settings.require_secret_key(),
+            self.settings.api_base,
+            header,
+            bucket,
+            self.stats,
+            label,
+            session=self.session,
+            in_flight=self.in_flight,
+        )
+
     def _connect(self) -> None:
         # Resolved on first use, not when the source is built: Dagster builds sources while
         # loading definitions, which must not call Stripe.
-        api_key = self.settings.require_secret_key()
         bucket = TokenBucket(self.settings.requests_per_second)
         label = self.requested_account_id or "platform account"
         header = self.requested_account_id
-        http = StripeHttp(api_key, self.settings.api_base, None, bucket, self.stats, label)
+        if self.platform_id is not None and header is not None:
+            if header == self.platform_id:
+                header = None
+            self._account_id = self.requested_account_id
+            self._http = self._client(header, bucket, self._account_id)
+            return
+        http = self._client(None, bucket, label)
         platform = http.get("/v1/account", {}, "account")
         if header is None or header == platform.get("id"):
             # The platform's own account: no Stripe-Account header.
             account = platform
             header = None
         else:
-            http = StripeHttp(api_key, self.settings.api_base, header, bucket, self.stats, label)
+            http = self._client(header, bucket, label)
             account = http.get("/v1/account", {}, "account")
         self._account_id = account.get("id") or self.requested_account_id
         self._account_created = account.get("created")
+        self._looked_up = True
         http.account_label = self._account_id or label
         self._http = http
 
@@ -185,6 +222,10 @@ class _AccountContext:
 
     def backfill_intervals(self, hi: int) -> list[Interval]:
         self._ensure()
+        with self._lock:
+            if not self._looked_up:
+                self._account_created = self.http.get("/v1/account", {}, "account").get("created")
+                self._looked_up = True
         start = (self._account_created or 0) - _ACCOUNT_CREATED_MARGIN
         if start <= 0:
             return [(0, hi)]
@@ -233,14 +274,26 @@ class _Replay:
 
 def _replay_events(ctx: _AccountContext, spec: ResourceSpec, since: int) -> _Replay:
     """The newest snapshot of every object an event touched since `since` (and whether the
-    newest event deleted it). Events list newest first, so the first one seen per id wins."""
-    replay = _Replay()
+    newest event deleted it)."""
     types = [*spec.event_types, *spec.refetch_event_types]
     params = {"types": types, "created": {"gte": since}}
+    return _replay_from(ctx, spec, fetch_all(ctx.http, "/v1/events", params, spec.name))
+
+
+def _replay_from(
+    ctx: _AccountContext, spec: ResourceSpec, events: Iterable[dict[str, Any]]
+) -> _Replay:
+    """`_replay_events` over events already fetched (newest first, so the first one seen per id
+    wins); events of other types are ignored. A batch fetches an account's events once and
+    replays every resource from them."""
+    replay = _Replay()
+    types = {*spec.event_types, *spec.refetch_event_types}
     deleted_types = set(spec.deleted_event_types)
     refetch_types = set(spec.refetch_event_types)
     refetch: set[str] = set()
-    for event in fetch_all(ctx.http, "/v1/events", params, spec.name):
+    for event in events:
+        if event.get("type") not in types:
+            continue
         replay.events += 1
         obj = (event.get("data") or {}).get("object")
         if not isinstance(obj, dict):
@@ -279,10 +332,20 @@ def _replay_tables(ctx: _AccountContext, spec: ResourceSpec, replay: _Replay) ->
 # --------------------------------------------------------------------------- resources
 
 
-def _resource_rows(ctx: _AccountContext, spec: ResourceSpec) -> Iterator[pa.Table]:
+def _resource_rows(
+    ctx: _AccountContext,
+    spec: ResourceSpec,
+    state: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> Iterator[pa.Table]:
     """List what was created since the cursor (the whole history on the first run), then merge
-    the newest snapshot of everything events say changed."""
-    state = dlt.current.resource_state(spec.name)
+    the newest snapshot of everything events say changed.
+
+    `state` defaults to the resource's dlt state; a batch passes the account's own. `events`:
+    the account's events since its cursor, fetched once by a batch; when given, they are
+    replayed instead of this resource fetching its own and its `events_cursor` is left to the
+    batch, which keeps one events cursor per account."""
+    state = dlt.current.resource_state(spec.name) if state is None else state
     stats = ctx.stats.resource(spec.name)
     started = time.monotonic()
     now = int(ctx.clock())
@@ -330,7 +393,10 @@ def _resource_rows(ctx: _AccountContext, spec: ResourceSpec) -> Iterator[pa.Tabl
         }
         state["plan"] = plan
 
-    if spec.mutable and events_cursor is not None:
+    if spec.mutable and events is not None:
+        replay = _replay_from(ctx, spec, events)
+        stats.events_replayed += replay.events
+    elif spec.mutable and events_cursor is not None:
         # Replay before listing: a listed row is at least as new as any event fetched before it.
         replay_started = int(ctx.clock()) - overlap
         replay = _replay_events(ctx, spec, events_cursor)
@@ -378,7 +444,7 @@ def _resource_rows(ctx: _AccountContext, spec: ResourceSpec) -> Iterator[pa.Tabl
     stats.complete = not fetcher.stopped_early
     if stats.complete:
         state["cursor"] = max(hi for _, hi in plan["intervals"]) - 1
-        if spec.mutable and "events_cursor" not in state:
+        if spec.mutable and "events_cursor" not in state and events is None:
             state["events_cursor"] = plan["events_from"]
         if spec.refresh_pending:
             if plan.get("pending_min") is None:
@@ -490,26 +556,43 @@ def _configure_dlt() -> None:
 def make_pipeline(
     settings: Settings, account_id: str, pipelines_dir: Path | None = None
 ) -> dlt.Pipeline:
-    """The dlt pipeline of one account: DuckDB at settings.warehouse_path, dataset `stripe`."""
+    """The dlt pipeline of one account: the warehouse's dataset `stripe`."""
+    return _pipeline(settings, f"stripe_{account_id}", pipelines_dir)
+
+
+def _pipeline(settings: Settings, name: str, pipelines_dir: Path | None) -> dlt.Pipeline:
     _configure_dlt()
-    warehouse = Path(settings.warehouse_path)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     pipelines_dir = Path(pipelines_dir or Path(settings.data_dir) / "dlt_pipelines")
     return dlt.pipeline(
-        pipeline_name=f"stripe_{account_id}",
+        pipeline_name=name,
         pipelines_dir=str(pipelines_dir),
-        destination=dlt.destinations.duckdb(
-            {
-                "database": str(warehouse),
-                # DuckDB takes 80% of RAM by default; merges spill to disk beyond this instead,
-                # which keeps a million-row backfill's memory flat.
-                "global_config": {
-                    "memory_limit": DUCKDB_MEMORY_LIMIT,
-                    "preserve_insertion_order": False,
-                },
-            }
-        ),
+        destination=warehouse_destination(settings),
         dataset_name=source_settings.DATASET_NAME,
+    )
+
+
+def warehouse_destination(settings: Settings) -> Any:
+    """dlt's destination for the warehouse: Postgres when WAREHOUSE_URL is set, else DuckDB."""
+    if settings.warehouse_url:
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        credentials = PostgresCredentials(settings.warehouse_url)
+        if credentials.password is None:
+            # A server with trust or peer auth: dlt would report the password as missing.
+            credentials.password = ""
+        return dlt.destinations.postgres(credentials)
+    warehouse = Path(settings.warehouse_path)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.destinations.duckdb(
+        {
+            "database": str(warehouse),
+            # DuckDB takes 80% of RAM by default; merges spill to disk beyond this instead,
+            # which keeps a million-row backfill's memory flat.
+            "global_config": {
+                "memory_limit": DUCKDB_MEMORY_LIMIT,
+                "preserve_insertion_order": False,
+            },
+        }
     )
 
 

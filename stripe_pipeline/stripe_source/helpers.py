@@ -134,10 +134,17 @@ class StripeHttp:
         bucket: TokenBucket,
         stats: SyncStats,
         account_label: str,
+        *,
+        session: requests.Session | None = None,
+        in_flight: threading.Semaphore | None = None,
     ) -> None:
+        """`session`: one shared by many accounts (a batch), else one of this account's own.
+        `in_flight`: a cap on requests in flight shared by those accounts, on top of this
+        account's own rate limit (`bucket`)."""
         self.account_label = account_label
         self.bucket = bucket
         self.stats = stats
+        self.in_flight = in_flight
         client = stripe.StripeClient(
             api_key,
             stripe_account=stripe_account,
@@ -148,7 +155,7 @@ class StripeHttp:
             max_network_retries=0,
             http_client=stripe.RequestsClient(
                 timeout=source_settings.REQUEST_TIMEOUT_SECONDS,
-                session=_session(api_base),
+                session=session or _session(api_base),
                 proxy=_environ_proxies(api_base),
             ),
         )
@@ -164,14 +171,15 @@ class StripeHttp:
             self.bucket.acquire()
             self.stats.add(resource, requests=1)
             try:
-                body, status, headers = self._requestor.request_raw(
-                    "get",
-                    path,
-                    params=dict(params),
-                    base_address="api",
-                    api_mode="V1",
-                    usage=["stripe_pipeline"],
-                )
+                with self.in_flight or contextlib.nullcontext():
+                    body, status, headers = self._requestor.request_raw(
+                        "get",
+                        path,
+                        params=dict(params),
+                        base_address="api",
+                        api_mode="V1",
+                        usage=["stripe_pipeline"],
+                    )
             except stripe.APIConnectionError as exc:
                 self._retry_or_raise(
                     attempt, path, resource, None, f"connection failed ({type(exc).__name__})"
@@ -295,6 +303,17 @@ class _WholeBodyAdapter(requests.adapters.HTTPAdapter):
             raise requests.exceptions.SSLError(exc) from exc
         response._content_consumed = True
         return response
+
+
+def shared_session(api_base: str, connections: int) -> requests.Session:
+    """One keep-alive session for a batch of accounts fetched concurrently: the `Stripe-Account`
+    header is per request, so they can share connections (a thousand accounts would otherwise
+    open a thousand)."""
+    session = _session(api_base)
+    adapter = _WholeBodyAdapter(pool_connections=2, pool_maxsize=connections)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _session(api_base: str) -> requests.Session:

@@ -27,11 +27,16 @@ OPEN = frozenset({"pending", "in_transit"})
 
 
 def payout_link_rows(
-    http: StripeHttp, account_id: str, stats: SyncStats, clock: Callable[[], float] = time.time
+    http: StripeHttp,
+    account_id: str,
+    stats: SyncStats,
+    clock: Callable[[], float] = time.time,
+    state: dict[str, Any] | None = None,
 ) -> Iterator[pa.Table]:
     """The link rows of every automatic payout settled since the last run (dlt resource body);
-    `clock` is Stripe's time."""
-    state = dlt.current.resource_state(RESOURCE)
+    `clock` is Stripe's time. `state`: the resource's dlt state by default; a batch of accounts
+    passes the account's own (stripe_source/batch.py)."""
+    state = dlt.current.resource_state(RESOURCE) if state is None else state
     resource_stats = stats.resource(RESOURCE)
     started = time.monotonic()
     listed_at = int(clock()) - source_settings.BOUNDARY_OVERLAP_SECONDS

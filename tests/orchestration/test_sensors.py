@@ -61,10 +61,14 @@ def test_accounts_sensor_adds_connected_accounts_and_the_platform_then_removes_d
     _apply_partition_requests(dagster_instance, result)
 
     assert _partitions(dagster_instance) == {emulator.platform_account_id, first, second}
-    backfills = {r.partition_key: r for r in result.run_requests}
-    assert set(backfills) == {emulator.platform_account_id, first, second}
-    assert all(r.job_name == "stripe_sync_job" for r in backfills.values())
-    assert all(r.tags[TAG_TRIGGER] == "accounts" for r in backfills.values())
+    # One first-backfill run for the accounts that appeared: their partitions as one range.
+    (backfill,) = result.run_requests
+    added = dagster_instance.get_dynamic_partitions(STRIPE_ACCOUNTS.name)
+    assert backfill.job_name == "stripe_ingest_job" and backfill.tags[TAG_TRIGGER] == "accounts"
+    # The marts follow once it has ended (marts_after_batches_sensor), as for the nightly run.
+    assert backfill.tags["stripe_pipeline/batch_group"] == backfill.run_key
+    assert backfill.tags["dagster/asset_partition_range_start"] == added[0]
+    assert backfill.tags["dagster/asset_partition_range_end"] == added[-1]
 
     # Nothing changed: no requests, no runs.
     again = _tick(
@@ -87,8 +91,10 @@ def test_accounts_sensor_adds_connected_accounts_and_the_platform_then_removes_d
     result = _tick(
         orchestration_defs, "stripe_accounts_sensor", dagster_instance, orchestration_resources
     )
-    assert [r.partition_key for r in result.run_requests] == [second]
-    assert result.run_requests[0].run_key not in {r.run_key for r in backfills.values()}
+    (again,) = result.run_requests
+    assert again.tags["dagster/asset_partition_range_start"] == second
+    assert again.tags["dagster/asset_partition_range_end"] == second
+    assert again.run_key != backfill.run_key
 
 
 def test_accounts_sensor_with_connect_off_keeps_only_the_platform_account(
@@ -222,24 +228,55 @@ def test_sync_request_becomes_a_catalog_run_and_is_marked_running(
 
 @pytest.mark.parametrize("accounts", [[], ["acct_a", "acct_b", "acct_c"]])
 def test_nightly_schedule_runs_every_account_in_one_run(
-    orchestration_defs: dg.Definitions, dagster_instance: dg.DagsterInstance, accounts: list[str]
+    orchestration_defs: dg.Definitions,
+    orchestration_resources: dict[str, object],
+    dagster_instance: dg.DagsterInstance,
+    accounts: list[str],
 ) -> None:
     dagster_instance.add_dynamic_partitions(STRIPE_ACCOUNTS.name, accounts)
     schedule = orchestration_defs.resolve_schedule_def("stripe_nightly_schedule")
-    context = dg.build_schedule_context(
-        instance=dagster_instance, scheduled_execution_time=datetime(2026, 11, 27, 2, tzinfo=UTC)
-    )
-
-    result = schedule.evaluate_tick(context)
+    with dg.build_schedule_context(
+        instance=dagster_instance,
+        scheduled_execution_time=datetime(2026, 11, 27, 2, tzinfo=UTC),
+        resources=orchestration_resources,
+    ) as context:
+        result = schedule.evaluate_tick(context)
 
     if not accounts:
         assert not result.run_requests and "no Stripe accounts" in result.skip_message
         return
     (run,) = result.run_requests
+    assert run.job_name == "stripe_ingest_job"
     assert run.tags["dagster/asset_partition_range_start"] == "acct_a"
     assert run.tags["dagster/asset_partition_range_end"] == "acct_c"
     assert run.run_key == "nightly:2026-11-27"
-    assert run.run_config["ops"]["dbt_models"]["config"]["full_refresh"] is True
+    assert run.tags["stripe_pipeline/batch_group"] == "nightly:2026-11-27"
+
+
+def test_marts_follow_the_last_batch_run_of_a_group_in_full_once(
+    dagster_instance: dg.DagsterInstance,
+) -> None:
+    from stripe_pipeline.defs.automation.batch_sensors import marts_request
+    from stripe_pipeline.defs.automation.schedules import batch_run_requests
+
+    keys = [f"acct_{n}" for n in range(5)]
+    requests = batch_run_requests(keys, "nightly:2026-11-27", runs=2)
+    assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in requests] == [("acct_0", "acct_2"), ("acct_3", "acct_4")]  # fmt: skip
+    runs = [
+        dagster_instance.create_run_for_job(
+            dg.GraphDefinition(name="g").to_job(name="stripe_ingest_job"), tags=r.tags
+        )
+        for r in requests
+    ]
+    dagster_instance.report_run_failed(runs[0])
+    # One batch run still going: no marts yet.
+    assert isinstance(marts_request(dagster_instance, runs[0]), dg.SkipReason)
+    dagster_instance.report_run_failed(runs[1])
+    marts = marts_request(dagster_instance, runs[1])
+    assert isinstance(marts, dg.RunRequest) and marts.job_name == "marts_job"
+    assert marts.run_key == "marts:nightly:2026-11-27"
+    assert marts.run_config["ops"]["dbt_models"]["config"]["full_refresh"] is True
 
 
 def test_sync_request_is_marked_succeeded_with_its_run_when_the_run_succeeds(

@@ -4,7 +4,13 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from stripe_pipeline.defs.automation.jobs import STRIPE_SYNC_JOB, build_jobs
+from stripe_pipeline.defs.automation.batch_sensors import build_batch_sensors
+from stripe_pipeline.defs.automation.jobs import (
+    MARTS_JOB,
+    STRIPE_INGEST_JOB,
+    STRIPE_SYNC_JOB,
+    build_jobs,
+)
 from stripe_pipeline.defs.automation.schedules import (
     source_freshness_schedule,
     stripe_nightly_schedule,
@@ -18,12 +24,16 @@ def defs(
     freshness_checks: Sequence[dg.AssetCheckKey],
 ) -> dg.Definitions:
     jobs = build_jobs(freshness_checks)
-    sync_job = next(job for job in jobs if job.name == STRIPE_SYNC_JOB)
+    by_name = {job.name: job for job in jobs}
+    sync_job = by_name[STRIPE_SYNC_JOB]
     schedules = [stripe_nightly_schedule]
     if freshness_checks:
         schedules.append(source_freshness_schedule)
     return dg.Definitions(
         jobs=jobs,
         schedules=schedules,
-        sensors=build_sensors(stripe_keys, downstream_keys, sync_job),
+        sensors=[
+            *build_sensors(stripe_keys, downstream_keys, sync_job),
+            *build_batch_sensors(by_name[STRIPE_INGEST_JOB], by_name[MARTS_JOB]),
+        ],
     )

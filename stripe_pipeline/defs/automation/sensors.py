@@ -12,6 +12,7 @@ The logic lives in plain functions (`accounts_tick`, `inbox_tick`, `sync_request
 take the store and the known partitions; the sensor bodies only open the store and the instance.
 """
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,12 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from stripe_pipeline.defs.automation.jobs import STRIPE_SYNC_JOB, STRIPE_WEBHOOK_JOB
+from stripe_pipeline.defs.automation.jobs import (
+    STRIPE_INGEST_JOB,
+    STRIPE_SYNC_JOB,
+    STRIPE_WEBHOOK_JOB,
+)
+from stripe_pipeline.defs.automation.schedules import batch_run_requests
 from stripe_pipeline.defs.common import (
     CATALOG_RESOURCES,
     STRIPE_ACCOUNTS,
@@ -64,16 +70,16 @@ def accounts_tick(
         if settings.connect_enabled
         else {}
     )
-    run_requests = [
-        dg.RunRequest(
-            job_name=STRIPE_SYNC_JOB,
-            partition_key=account_id,
-            # A reconnected account (new updated_at) gets a fresh first backfill.
-            run_key=f"first-backfill:{account_id}:{_stamp(connected_at.get(account_id))}",
-            tags={TAG_TRIGGER: "accounts"},
-        )
-        for account_id in added
-    ]
+    run_requests: list[dg.RunRequest] = []
+    if added:
+        # One batch run for every account that appeared (added at the end of the partitions in
+        # this order, so they are one range), then the marts once (marts_after_batches_sensor).
+        # A reconnected account (new updated_at) gets a fresh first backfill: the stamps are in
+        # the run key.
+        stamps = ",".join(f"{a}:{_stamp(connected_at.get(a))}" for a in added)
+        digest = hashlib.sha1(stamps.encode()).hexdigest()[:16]
+        run_key = f"first-backfill:{added[0]}:{len(added)}:{digest}"
+        run_requests = list(batch_run_requests(added, run_key, trigger="accounts"))
     if not requests:
         return dg.SensorResult(
             skip_reason=f"{len(existing)} Stripe account partitions, none added or removed"
@@ -260,7 +266,7 @@ def build_sensors(
 ) -> list[dg.SensorDefinition]:
     @dg.sensor(
         name="stripe_accounts_sensor",
-        job_name=STRIPE_SYNC_JOB,
+        job_name=STRIPE_INGEST_JOB,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Keeps one stripe_accounts partition per account to sync; backfills new ones.",

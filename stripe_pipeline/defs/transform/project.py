@@ -67,6 +67,8 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
     wanted = {
         "WAREHOUSE_PATH": str(Path(settings.warehouse_path).resolve()),
         "DBT_TARGET": settings.dbt_target,
+        # WAREHOUSE_URL (Postgres): the same database dlt lands in.
+        **(settings.dbt_postgres_env() if settings.on_postgres else {}),
     }
     previous = {name: os.environ.get(name) for name in wanted}
     os.environ.update(wanted)
