@@ -302,3 +302,28 @@ def test_payouts_filter_by_status_and_arrival_date(emu):
     assert late and {p.id for p in late} == {p.id for p in every_payout if p.arrival_date >= cut}
     paid = every(emu, "payouts", status="paid")
     assert paid and all(p.status == "paid" for p in paid)
+
+
+def test_an_accounts_history_is_the_same_whether_it_starts_connected_or_connects_later() -> None:
+    # Stripe never rewrites past charges, fees or payouts when an account connects to a
+    # platform (https://docs.stripe.com/connect/oauth-standard-accounts). The demo's first run
+    # connects its accounts through OAuth and a rerun starts them connected: both must serve the
+    # history the first run landed, or paid payouts stop reconciling with their transactions.
+    def history(connected: int, unconnected: int) -> dict[str, list[tuple[str, int]]]:
+        with run_emulator(
+            seed=11, accounts=connected, unconnected_accounts=unconnected, charges=150
+        ) as handle:
+            ids = sorted(a for a in handle.store.accounts if a != handle.store.platform_id)
+            for account_id in ids:
+                handle.store.connect(account_id)
+            return {
+                str(account): [
+                    (bt.id, bt.net) for bt in every(handle, "balance_transactions", account)
+                ]
+                + [(po.id, po.amount) for po in every(handle, "payouts", account)]
+                for account in [None, *ids]
+            }
+
+    later = history(connected=0, unconnected=2)
+    assert later == history(connected=2, unconnected=0)
+    assert all(later.values())
