@@ -341,6 +341,27 @@ def demo_env(paths: DemoPaths, state: DemoState, secrets_env: dict[str, str]) ->
     }
 
 
+def _landed_row_count(warehouse: Path) -> int:
+    """Rows in the landed Stripe tables. A sync merges updated objects in place, so the change
+    in this count is what a run added; the rows it fetched include the balance transactions
+    fetched again because they were still pending."""
+    import duckdb
+
+    if not warehouse.exists():
+        return 0
+    with duckdb.connect(str(warehouse)) as con:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'stripe' and table_name not like '\\_%' escape '\\'"
+            ).fetchall()
+        ]
+        return sum(
+            con.execute(f'select count(*) from stripe."{name}"').fetchone()[0] for name in tables
+        )
+
+
 def _currency_totals(serving_db: Path) -> list[tuple[str, int, int, int, int]]:
     import duckdb
 
@@ -512,6 +533,7 @@ def run_demo(
             from stripe_pipeline.sync_cli import prepare_dagster_home, run_all
 
             prepare_dagster_home(paths.dagster_home)
+            rows_before = _landed_row_count(Path(settings.warehouse_path))
             os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
             instance = dg.DagsterInstance.get()
             summary = run_all(
@@ -528,12 +550,13 @@ def run_demo(
                 f"the pipeline run failed ({what}); the runs and their logs are in the Dagster UI "
                 f"(see {_display(env_path)} for the command)"
             )
-        new_rows = sum(sum(a.rows.values()) for a in summary.accounts)
+        fetched_rows = sum(sum(a.rows.values()) for a in summary.accounts)
+        new_rows = _landed_row_count(Path(settings.warehouse_path)) - rows_before
         state.runs += 1
         if not rerun:
             state.first_run_rows = new_rows
         state.save(state_path)
-        _print_summary(paths, state, env_path, summary, new_rows, rerun, progress)
+        _print_summary(paths, state, env_path, summary, new_rows, fetched_rows, rerun, progress)
         if serve:
             _serve_console(services, listener_url, env["OPERATOR_TOKEN"])
         return 0
@@ -549,6 +572,7 @@ def _print_summary(
     env_path: Path,
     summary: Any,
     new_rows: int,
+    fetched_rows: int,
     rerun: bool,
     progress: Progress,
 ) -> None:
@@ -562,6 +586,11 @@ def _print_summary(
             f"incremental run: {new_rows} new rows landed "
             f"(the first run landed {state.first_run_rows}); run again with --fresh to start over"
         )
+        if fetched_rows > new_rows:
+            print(
+                f"  {fetched_rows - new_rows} rows fetched again and updated in place (balance "
+                "transactions still pending are fetched until they settle)"
+            )
     else:
         print(f"first run: {new_rows} rows landed; run the demo again for an incremental run")
     print("\naccounts:")
