@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from stripe_emulator.testing import EmulatorHandle
 from stripe_pipeline.defs.automation.batch_sensors import marts_request
 from stripe_pipeline.defs.automation.schedules import batch_run_requests
 from stripe_pipeline.defs.common import STRIPE_ACCOUNTS, OpsStoreResource, PipelineSettings
+from tests.fixtures.transform import fresh_postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -45,19 +45,8 @@ def emulator(make_emulator: Callable[..., EmulatorHandle]) -> EmulatorHandle:
 @pytest.fixture
 def dagster_database(postgres_url: str) -> Iterator[str]:
     """A second fresh database, for the Dagster instance's storage."""
-    import psycopg2
-
-    name = f"stripe_pipeline_dagster_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(postgres_url)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'create database "{name}"')
+    with fresh_postgres_database(postgres_url, "stripe_pipeline_dagster") as name:
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def _instance_home(tmp_path: Path, postgres_url: str, database: str) -> Path:
