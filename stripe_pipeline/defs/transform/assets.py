@@ -26,6 +26,7 @@ from stripe_pipeline.defs.transform.project import (
     keep_partial_parse,
     manifest_path,
 )
+from stripe_pipeline.defs.transform.views import missing_views
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -102,7 +103,13 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         if not config.unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
         if not config.views:
-            args += ["--exclude", "config.materialized:view"]
+            missing = missing_views(run_settings, manifest_path())
+            if missing:
+                context.log.info(
+                    f"creating the views this warehouse does not have yet: {', '.join(missing)}"
+                )
+            else:
+                args += ["--exclude", "config.materialized:view"]
         if config.also_select:
             # dagster-dbt adds this to the selection it derives from the run's assets (a union).
             args += ["--select", " ".join(config.also_select)]
