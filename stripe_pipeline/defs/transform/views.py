@@ -3,7 +3,8 @@
 The webhook fast path skips re-creating views (a view is a stored query that new rows do not
 change). That only holds once they exist: a webhook run can come before the first marts run
 (the ingest run of a backfill lands the rows, the marts run follows), and an upgrade can add a
-view. Either way the run must create them, or every model that reads them fails.
+view. Either way its dbt build would fail on every model that reads them, so it leaves the
+marts to the full marts run that creates them.
 """
 
 from __future__ import annotations
