@@ -19,7 +19,7 @@ from stripe_emulator.testing import EmulatorHandle
 from stripe_pipeline.defs.automation.batch_sensors import marts_request
 from stripe_pipeline.defs.automation.schedules import batch_run_requests
 from stripe_pipeline.defs.common import STRIPE_ACCOUNTS, OpsStoreResource, PipelineSettings
-from tests.fixtures.transform import fresh_postgres_database
+from tests.fixtures.transform import fresh_postgres_database, postgres_query
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -78,18 +78,6 @@ def _defs(env: dict[str, str], tmp_path: Path) -> dg.Definitions:
     return build_definitions(
         resources={"settings": settings, "ops_store": OpsStoreResource(settings=settings)}
     )
-
-
-def _postgres_query(dsn: str, sql: str) -> list[tuple]:
-    import psycopg2
-
-    con = psycopg2.connect(dsn)
-    try:
-        with con.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        con.close()
 
 
 def test_account_batches_land_in_postgres_as_concurrent_runs_and_build_the_duckdb_marts(
@@ -152,7 +140,7 @@ def test_account_batches_land_in_postgres_as_concurrent_runs_and_build_the_duckd
         )
         assert result.success
 
-    landed = _postgres_query(
+    landed = postgres_query(
         dsn, "select account_id, count(*), count(distinct id) from stripe.charges group by 1"
     )
     assert {a for a, _, _ in landed} == set(accounts)
@@ -192,6 +180,6 @@ def test_account_batches_land_in_postgres_as_concurrent_runs_and_build_the_duckd
             )
             sql = f"select {columns} from marts.{table} order by {order_by}"
             expected = con.execute(sql).fetchall()
-            actual = _postgres_query(dsn, sql)
+            actual = postgres_query(dsn, sql)
             assert actual == expected, f"marts.{table} differs between Postgres and DuckDB"
         assert len(con.execute("select * from marts.transactions").fetchall()) > 0

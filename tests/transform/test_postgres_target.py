@@ -9,6 +9,7 @@ import pytest
 
 from tests.fixtures.transform import (
     DuckdbWarehouse,
+    postgres_query,
     run_dbt,
     scenario_rows,
     write_postgres_warehouse,
@@ -28,20 +29,8 @@ MARTS = {
 }
 
 
-def _postgres_query(dsn: str, sql: str) -> list[tuple]:
-    import psycopg2
-
-    con = psycopg2.connect(dsn)
-    try:
-        with con.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        con.close()
-
-
 def _postgres_rows(dsn: str, table: str, order_by: str) -> list[tuple]:
-    return _postgres_query(dsn, f"select * from marts.{table} order by {order_by}")
+    return postgres_query(dsn, f"select * from marts.{table} order by {order_by}")
 
 
 def test_postgres_target_builds_the_same_marts_as_duckdb(
@@ -74,4 +63,4 @@ def test_postgres_target_builds_the_same_marts_as_duckdb(
         "select stripe_account_id, status, rows_in_last_sync, last_error, pending_webhook_events "
         "from marts.connector_health order by 1",
     ):
-        assert _postgres_query(dsn, sql) == built_warehouse.query(sql), sql
+        assert postgres_query(dsn, sql) == built_warehouse.query(sql), sql
